@@ -1,0 +1,97 @@
+"""Protocols the engine needs from the layers above it. Stores implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from orkest.core.records import (
+    CacheEntry,
+    FlowRun,
+    LogLine,
+    ResultBlob,
+    StateRecord,
+    TaskRun,
+    WriteBatch,
+)
+from orkest.core.states import State, StateType
+from orkest.core.transitions import Policy
+
+
+class RunStore(Protocol):
+    """Where runs, their state history, logs, small results and cache entries live.
+
+    Every backend (memory, SQLite, PostgreSQL, later the HTTP client) passes the same
+    contract suite in tests/contract.
+    """
+
+    def write(self, batch: WriteBatch) -> None:
+        """Store a batch atomically; run snapshots upsert by id, never touching requests."""
+
+    def read_flow_run(self, flow_run_id: str) -> FlowRun:
+        """The flow run with that id (or unique id prefix); ObjectNotFound otherwise."""
+
+    def list_flow_runs(
+        self,
+        *,
+        flow_name: str | None = None,
+        state_types: Sequence[StateType] | None = None,
+        parent_flow_run_id: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[FlowRun]:
+        """Newest first."""
+
+    def read_task_run(self, task_run_id: str) -> TaskRun:
+        """The task run with that id (or unique id prefix); ObjectNotFound otherwise."""
+
+    def list_task_runs(
+        self,
+        *,
+        flow_run_id: str | None = None,
+        state_types: Sequence[StateType] | None = None,
+        limit: int = 200,
+        offset: int = 0,
+    ) -> list[TaskRun]:
+        """In creation order within a flow run; newest first across flow runs."""
+
+    def read_states(self, run_id: str) -> list[StateRecord]:
+        """A run's state history, oldest first."""
+
+    def read_logs(
+        self,
+        flow_run_id: str,
+        *,
+        task_run_id: str | None = None,
+        after_id: int = 0,
+        limit: int = 1000,
+    ) -> list[LogLine]:
+        """Log lines of a flow run (and its tasks), oldest first, after a cursor."""
+
+    def read_result(self, key: str) -> ResultBlob | None: ...
+
+    def lookup_cache(self, key: str, now: float) -> CacheEntry | None:
+        """The newest unexpired entry for a cache key."""
+
+    def set_state(
+        self, run_id: str, run_kind: str, state: State, policy: Policy
+    ) -> FlowRun | TaskRun:
+        """Move a run to `state` now, atomically checked against `policy` (for the CLI/API)."""
+
+    def request_action(self, flow_run_id: str, action: str, payload: object = None) -> None:
+        """Ask the process that owns a run to act (cancel, resume); it clears the request."""
+
+    def take_requests(self, flow_run_ids: Iterable[str]) -> dict[str, tuple[str, object]]:
+        """Read and clear pending requests of the given runs."""
+
+    def heartbeat(self, flow_run_ids: Iterable[str], now: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ResultFiles(Protocol):
+    """Large results live outside the database, as files (or objects) under a root."""
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+    def get(self, key: str) -> bytes: ...

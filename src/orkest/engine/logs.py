@@ -1,0 +1,93 @@
+"""Run logs: `get_run_logger()`, and `print()` captured under `log_prints`."""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import sys
+import time
+from typing import Any
+
+from orkest.core.records import LogLine
+from orkest.engine.context import flow_run_var, task_run_var
+from orkest.errors import MissingContext
+
+RUN_LOGGER = "orkest.run"
+_original_print = builtins.print
+
+
+class RunLogHandler(logging.Handler):
+    """Stores records that carry a run (added by the adapter below)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sink = getattr(record, "orkest_sink", None)
+        if sink is None:
+            return
+        try:
+            message = record.getMessage()
+            if record.exc_info:
+                message += "\n" + logging.Formatter().formatException(record.exc_info)
+        except Exception:  # noqa: BLE001 - a bad format string must not fail the task
+            message = str(record.msg)
+        sink.log(LogLine(record.orkest_flow_run_id, record.orkest_task_run_id,  # type: ignore[attr-defined]
+                         record.created, record.levelno, record.name, message, "logger"))
+
+
+def _setup() -> logging.Logger:
+    logger = logging.getLogger(RUN_LOGGER)
+    if not any(isinstance(h, RunLogHandler) for h in logger.handlers):
+        logger.addHandler(RunLogHandler())
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.INFO)
+    return logger
+
+
+class RunLogger(logging.LoggerAdapter):
+    """Adds the run's ids to every record, without clobbering the caller's `extra`."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        kwargs["extra"] = {**self.extra, **(kwargs.get("extra") or {})}  # type: ignore[dict-item]
+        return msg, kwargs
+
+
+def get_run_logger() -> logging.LoggerAdapter:
+    """A logger whose records are stored with the current task run or flow run."""
+    _setup()
+    task_ctx = task_run_var.get()
+    if task_ctx is not None:
+        run = task_ctx.task_run
+        return RunLogger(logging.getLogger(f"{RUN_LOGGER}.task"), {
+            "orkest_sink": task_ctx.sink, "orkest_flow_run_id": run.flow_run_id,
+            "orkest_task_run_id": run.id})
+    flow_ctx = flow_run_var.get()
+    if flow_ctx is not None:
+        return RunLogger(logging.getLogger(f"{RUN_LOGGER}.flow"), {
+            "orkest_sink": flow_ctx.sink, "orkest_flow_run_id": flow_ctx.flow_run.id,
+            "orkest_task_run_id": None})
+    raise MissingContext(
+        "get_run_logger() needs a running flow or task: call it inside a @flow or @task"
+    )
+
+
+def _capturing_print(*args: Any, sep: str | None = " ", end: str | None = "\n",
+                     file: Any = None, flush: bool = False) -> None:
+    if file is None or file is sys.stdout:
+        task_ctx = task_run_var.get()
+        if task_ctx is not None:
+            if task_ctx.log_prints:
+                run = task_ctx.task_run
+                task_ctx.sink.log(LogLine(run.flow_run_id, run.id, time.time(), logging.INFO,
+                                          "print", (sep or " ").join(map(str, args)), "print"))
+        else:
+            flow_ctx = flow_run_var.get()
+            if flow_ctx is not None and flow_ctx.log_prints:
+                flow_ctx.sink.log(LogLine(flow_ctx.flow_run.id, None, time.time(),
+                                          logging.INFO, "print",
+                                          (sep or " ").join(map(str, args)), "print"))
+    _original_print(*args, sep=sep, end=end, file=file, flush=flush)
+
+
+def enable_print_capture() -> None:
+    """Route print() through the capture once; it costs one context lookup elsewhere."""
+    if builtins.print is not _capturing_print:
+        builtins.print = _capturing_print

@@ -1,0 +1,301 @@
+"""Keeping store writes off the task's path.
+
+The engine hands records to a sink. The process-wide `Recorder` batches them and a
+background thread writes a batch every `FLUSH_SECONDS` in one transaction; a top-level
+flow run flushes synchronously when it ends, and so does interpreter exit (atexit), so a
+normal exit, an exception or Ctrl-C loses nothing. A `kill -9` loses at most the records
+of the last FLUSH_SECONDS (the run itself is then shown CRASHED: its process is gone).
+
+The same thread polls the store for requests (cancel, resume) addressed to the flow runs
+this process owns, and heartbeats them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from orkest.core.records import CacheEntry, FlowRun, LogLine, ResultBlob, StateRecord, TaskRun
+from orkest.core.records import WriteBatch as Batch
+from orkest.errors import StoreError
+
+FLUSH_SECONDS = 0.2
+POLL_SECONDS = float(os.environ.get("ORKEST_POLL_SECONDS", "0.5"))
+HEARTBEAT_SECONDS = 10.0
+MAX_BATCH = 5000
+
+log = logging.getLogger("orkest.recorder")
+
+
+class RecordSink(Protocol):
+    def flow_run(self, run: FlowRun) -> None: ...
+    def task_run(self, run: TaskRun) -> None: ...
+    def state(self, record: StateRecord) -> None: ...
+    def log(self, line: LogLine) -> None: ...
+    def result(self, blob: ResultBlob) -> None: ...
+    def cache(self, entry: CacheEntry) -> None: ...
+
+
+class BufferSink:
+    """Collects records in a child process, to be shipped to the parent's recorder."""
+
+    def __init__(self) -> None:
+        self.batch = Batch()
+
+    def flow_run(self, run: FlowRun) -> None:
+        self.batch.flow_runs[run.id] = run
+
+    def task_run(self, run: TaskRun) -> None:
+        self.batch.task_runs[run.id] = run
+
+    def state(self, record: StateRecord) -> None:
+        self.batch.states.append(record)
+
+    def log(self, line: LogLine) -> None:
+        self.batch.logs.append(line)
+
+    def result(self, blob: ResultBlob) -> None:
+        self.batch.results.append(blob)
+
+    def cache(self, entry: CacheEntry) -> None:
+        self.batch.cache.append(entry)
+
+    def take(self) -> Batch:
+        batch, self.batch = self.batch, Batch()
+        return batch
+
+
+RequestHandler = Callable[[str, Any], None]
+
+
+class Recorder:
+    """Batches records for one store and writes them in the background."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self._lock = threading.Lock()  # guards _batch and the pending indexes
+        self._write_lock = threading.Lock()  # keeps batches in order
+        self._batch = Batch()
+        self._pending_results: dict[str, ResultBlob] = {}
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._owned: dict[str, RequestHandler] = {}  # flow runs this process drives
+        self._last_poll = 0.0
+        self._last_heartbeat = 0.0
+        self._failures = 0
+        self._closed = False
+        self._listeners: tuple[Callable[[str, Any], None], ...] = ()
+
+    def add_listener(self, listener: Callable[[str, Any], None]) -> None:
+        """Call `listener("flow"|"task", run)` on every run snapshot (live progress views)."""
+        self._listeners = (*self._listeners, listener)
+
+    def remove_listener(self, listener: Callable[[str, Any], None]) -> None:
+        self._listeners = tuple(x for x in self._listeners if x is not listener)
+
+    def _notify(self, kind: str, run: Any) -> None:
+        for listener in self._listeners:
+            try:
+                listener(kind, run)
+            except Exception:  # noqa: BLE001, S110 - a display must not break a run
+                pass
+
+    # -- the sink ---------------------------------------------------------------------
+    def flow_run(self, run: FlowRun) -> None:
+        with self._lock:
+            self._batch.flow_runs[run.id] = run
+        self._ensure_thread()
+        if self._listeners:
+            self._notify("flow", run)
+
+    def task_run(self, run: TaskRun) -> None:
+        with self._lock:
+            self._batch.task_runs[run.id] = run
+        if self._listeners:
+            self._notify("task", run)
+
+    def state(self, record: StateRecord) -> None:
+        with self._lock:
+            self._batch.states.append(record)
+
+    def log(self, line: LogLine) -> None:
+        with self._lock:
+            self._batch.logs.append(line)
+
+    def result(self, blob: ResultBlob) -> None:
+        with self._lock:
+            self._batch.results.append(blob)
+            self._pending_results[blob.key] = blob
+
+    def cache(self, entry: CacheEntry) -> None:
+        with self._lock:
+            self._batch.cache.append(entry)
+
+    def absorb(self, batch: Batch) -> None:
+        """Take a batch made elsewhere (a child process) as if recorded here."""
+        with self._lock:
+            mine = self._batch
+            mine.flow_runs.update(batch.flow_runs)
+            mine.task_runs.update(batch.task_runs)
+            mine.states.extend(batch.states)
+            mine.logs.extend(batch.logs)
+            mine.results.extend(batch.results)
+            mine.cache.extend(batch.cache)
+            for blob in batch.results:
+                self._pending_results[blob.key] = blob
+        self._ensure_thread()
+        if self._listeners:
+            for run in batch.task_runs.values():
+                self._notify("task", run)
+
+    # -- reads that must see what is not written yet ----------------------------------
+    def pending_result(self, key: str) -> ResultBlob | None:
+        with self._lock:
+            return self._pending_results.get(key)
+
+    def lookup_cache(self, key: str, now: float) -> CacheEntry | None:
+        with self._lock:
+            for entry in reversed(self._batch.cache):
+                if entry.key == key and (entry.expires_ts is None or entry.expires_ts > now):
+                    return entry
+        return self.store.lookup_cache(key, now)
+
+    # -- ownership of flow runs (requests, heartbeats) --------------------------------
+    def own(self, flow_run_id: str, handler: RequestHandler) -> None:
+        with self._lock:
+            self._owned[flow_run_id] = handler
+        self._ensure_thread()
+
+    def disown(self, flow_run_id: str) -> None:
+        with self._lock:
+            self._owned.pop(flow_run_id, None)
+
+    # -- writing ----------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write everything recorded so far; raise StoreError if the store keeps failing."""
+        with self._write_lock:
+            with self._lock:
+                batch, self._batch = self._batch, Batch()
+            if not len(batch):
+                return
+            for attempt in range(5):
+                try:
+                    self.store.write(batch)
+                    self._failures = 0
+                    break
+                except Exception as exc:  # noqa: BLE001 - keep the batch, report below
+                    error = exc
+                    time.sleep(0.05 * (attempt + 1))
+            else:
+                self._failures += 1
+                self._requeue(batch)
+                raise StoreError(
+                    f"Cannot write runs to the store ({error}); {len(batch)} records are kept "
+                    "in memory and retried"
+                ) from error
+            with self._lock:
+                for blob in batch.results:
+                    if self._pending_results.get(blob.key) is blob:
+                        del self._pending_results[blob.key]
+
+    def _requeue(self, batch: Batch) -> None:
+        with self._lock:
+            newer = self._batch
+            batch.flow_runs.update(newer.flow_runs)
+            batch.task_runs.update(newer.task_runs)
+            batch.states.extend(newer.states)
+            batch.logs.extend(newer.logs)
+            batch.results.extend(newer.results)
+            batch.cache.extend(newer.cache)
+            self._batch = batch
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._loop, name="orkest-recorder",
+                                                    daemon=True)
+                    self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._closed:
+            self._wake.wait(FLUSH_SECONDS)
+            self._wake.clear()
+            try:
+                self.flush()
+            except StoreError as exc:
+                if self._failures in (1, 10, 100):
+                    print(f"orkest: {exc}", file=sys.stderr)
+            except Exception as exc:  # noqa: BLE001 - the writer must survive
+                print(f"orkest: recorder error: {exc!r}", file=sys.stderr)
+            if self._owned:
+                self._service_owned(time.time())
+
+    def _service_owned(self, now: float) -> None:
+        with self._lock:
+            owned = dict(self._owned)
+        try:
+            if now - self._last_poll >= POLL_SECONDS:
+                self._last_poll = now
+                for run_id, (action, payload) in self.store.take_requests(list(owned)).items():
+                    handler = owned.get(run_id)
+                    if handler is not None:
+                        handler(action, payload)
+            if now - self._last_heartbeat >= HEARTBEAT_SECONDS:
+                self._last_heartbeat = now
+                self.store.heartbeat(list(owned), now)
+        except Exception as exc:  # noqa: BLE001 - a failed poll is retried next round
+            log.debug("polling requests failed: %r", exc)
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._closed = True
+            self._wake.set()
+
+
+_recorders: dict[tuple[int, str], Recorder] = {}
+_recorders_lock = threading.Lock()
+
+
+def get_recorder(store: Any, key: str) -> Recorder:
+    """One recorder per store per process (a forked child makes its own)."""
+    rkey = (os.getpid(), key)
+    recorder = _recorders.get(rkey)
+    if recorder is None:
+        with _recorders_lock:
+            recorder = _recorders.get(rkey)
+            if recorder is None:
+                recorder = _recorders[rkey] = Recorder(store)
+    return recorder
+
+
+def flush_all() -> None:
+    for (pid, _), recorder in list(_recorders.items()):
+        if pid == os.getpid():
+            try:
+                recorder.flush()
+            except StoreError as exc:
+                print(f"orkest: records lost at exit: {exc}", file=sys.stderr)
+
+
+def reset_recorders() -> None:
+    """Flush and forget every recorder (tests switch ORKEST_HOME between cases)."""
+    with _recorders_lock:
+        recorders = list(_recorders.values())
+        _recorders.clear()
+    for recorder in recorders:
+        try:
+            recorder.close()
+        except StoreError:
+            pass
+
+
+atexit.register(flush_all)

@@ -1,0 +1,104 @@
+"""The one exception tree of orkest.
+
+    OrkestError                      every error orkest raises on purpose
+    ├── ConfigurationError           a setting, path or ORKEST_HOME cannot be used
+    ├── StoreError                   the run store cannot be read or written
+    │   └── ObjectNotFound           no flow run / task run with that id
+    ├── InvalidStateTransition       the state machine rejected a transition
+    ├── ParameterValidationError     a flow's parameters do not fit its signature
+    ├── SerializationError           a result could not be persisted or read back
+    ├── TargetNotFound               `orkest run` cannot find the file or the flow in it
+    ├── CycleError                   a task graph has a cycle
+    ├── UserCodeError                base of failures raised inside user code wrappers
+    │   └── TaskTimeoutError         a task or flow ran past its timeout (also a TimeoutError)
+    ├── UpstreamTaskFailed           a task could not start because an input failed
+    ├── FailedRun                    `.result()` of a run that ended FAILED/CRASHED/...
+    └── MissingContext               an API that needs a running flow/task was called outside one
+
+Control flow is not an error: pause, cancel and termination derive from BaseException
+(`OrkestSignal`) so that a user's `except Exception` cannot swallow them.
+"""
+
+from __future__ import annotations
+
+
+class OrkestError(Exception):
+    """Root of every error orkest raises on purpose."""
+
+
+class ConfigurationError(OrkestError):
+    """A setting, path or ORKEST_HOME cannot be used as given."""
+
+
+class StoreError(OrkestError):
+    """The run store cannot be read or written."""
+
+
+class ObjectNotFound(StoreError):
+    """No object with the given id exists in the store."""
+
+
+class InvalidStateTransition(OrkestError):
+    """The state machine rejected a transition (e.g. COMPLETED -> RUNNING)."""
+
+
+class ParameterValidationError(OrkestError, ValueError):
+    """A flow's parameters do not fit its signature; raised before any task runs."""
+
+    def __init__(self, flow_name: str, problems: list[tuple[str, str]]) -> None:
+        self.flow_name = flow_name
+        self.problems = problems
+        detail = "; ".join(f"parameter {name!r}: {msg}" for name, msg in problems)
+        super().__init__(f"Flow {flow_name!r} got invalid parameters: {detail}")
+
+
+class SerializationError(OrkestError):
+    """A result could not be persisted or read back."""
+
+
+class TargetNotFound(OrkestError):
+    """`orkest run` cannot find the file, or the flow/DAG named in it."""
+
+
+class CycleError(OrkestError):
+    """A task graph has a cycle; the message names the tasks in it."""
+
+
+class UserCodeError(OrkestError):
+    """Base of errors that orkest raises on behalf of user code."""
+
+
+class TaskTimeoutError(UserCodeError, TimeoutError):
+    """A task or flow ran past its `timeout_seconds`."""
+
+
+class UpstreamTaskFailed(OrkestError):
+    """A task could not start because a future it depends on did not complete."""
+
+
+class FailedRun(OrkestError):
+    """`.result()` of a run that did not complete and has no exception of its own to raise."""
+
+
+class MissingContext(OrkestError):
+    """An API that needs a running flow or task was called outside one."""
+
+
+class OrkestSignal(BaseException):  # noqa: N818 - a signal, not an error
+    """Control flow that user code must not catch with `except Exception`."""
+
+
+class CancelledRun(OrkestSignal):
+    """Raised inside a run that is being cancelled."""
+
+
+class PausedRun(OrkestSignal):
+    """Reserved: raised to unwind a paused run when it must leave the process."""
+
+
+class TerminationSignal(OrkestSignal):
+    """The process received SIGTERM; the run is recorded as CRASHED."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"process received signal {signum}")

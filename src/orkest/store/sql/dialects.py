@@ -1,0 +1,123 @@
+"""The few places where SQLite and PostgreSQL differ, so that store.py has none.
+
+SQLite: every connection runs in WAL mode with synchronous=NORMAL and a 30 s busy
+timeout, and pysqlite's own transaction handling is switched off so that we emit BEGIN
+ourselves: `BEGIN IMMEDIATE` for writes (take the write lock first, wait for it with the
+busy timeout, never fail half-way on a lock upgrade) and a plain deferred `BEGIN` for reads.
+This is the recipe from SQLAlchemy's pysqlite documentation, extended with the mode.
+PostgreSQL: row locks with SELECT ... FOR UPDATE and an advisory lock around migrations.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Engine, Select, Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import StaticPool
+
+BUSY_TIMEOUT_SECONDS = 30.0
+# Execution option that makes a connection's transactions begin as writes.
+WRITE_OPTION = "orkest_write"
+# Any constant shared by every orkest process; pg_advisory_xact_lock takes a bigint.
+_MIGRATION_LOCK_KEY = 0x6F726B657374  # "orkest"
+# PostgreSQL SQLSTATEs that mean "run the transaction again": serialization, deadlock.
+_PG_RETRY_STATES = frozenset({"40001", "40P01"})
+
+
+def normalize_url(url: str) -> URL:
+    """Parse a URL; a bare postgresql:// means psycopg 3, the driver orkest ships with."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def is_sqlite(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite"
+
+
+def is_sqlite_memory(url: URL) -> bool:
+    return is_sqlite(url) and (url.database in (None, "", ":memory:")
+                               or url.query.get("mode") == "memory")
+
+
+def engine_options(url: URL) -> dict[str, Any]:
+    if is_sqlite_memory(url):
+        # One shared connection, or every checkout would see its own empty database.
+        return {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+    if is_sqlite(url):
+        return {"connect_args": {"timeout": BUSY_TIMEOUT_SECONDS}}
+    return {"pool_pre_ping": True}
+
+
+def install_hooks(engine: Engine) -> None:
+    """Connection setup per dialect (only SQLite needs any)."""
+    if engine.dialect.name != "sqlite":
+        return
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+
+
+def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see _sqlite_begin)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    write = conn.get_execution_options().get(WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def insert(table: Table, dialect: str) -> Any:
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+
+def upsert(table: Table, dialect: str, key: str, keep: tuple[str, ...] = ()) -> Any:
+    """INSERT ... ON CONFLICT (key) DO UPDATE every column except the key and `keep`."""
+    stmt = insert(table, dialect)
+    return stmt.on_conflict_do_update(
+        index_elements=[key],
+        set_={c.name: stmt.excluded[c.name] for c in table.columns
+              if c.name != key and c.name not in keep},
+    )
+
+
+def for_update(stmt: Select, dialect: str) -> Select:
+    """Lock the selected rows until commit; SQLite's BEGIN IMMEDIATE already holds the lock."""
+    return stmt.with_for_update() if dialect == "postgresql" else stmt
+
+
+def id_prefix(column: Any, prefix: str, dialect: str) -> ColumnElement[bool]:
+    """`column` starts with `prefix`, in a form the dialect's index can serve."""
+    if dialect == "sqlite":
+        # Binary collation: a half-open range is exactly "starts with" and uses the key.
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        return (column >= prefix) & (column < upper)
+    return column.startswith(prefix, autoescape=True)
+
+
+def lock_for_migration(conn: Connection) -> None:
+    """Serialize migrations across processes (SQLite: the BEGIN IMMEDIATE lock does it)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+
+
+def is_transient(exc: DBAPIError) -> bool:
+    """Worth running the whole transaction again: a lock we could not get, a deadlock."""
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        message = str(orig).lower()
+        return "locked" in message or "busy" in message
+    return getattr(orig, "sqlstate", None) in _PG_RETRY_STATES

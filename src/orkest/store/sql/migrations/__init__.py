@@ -1,0 +1,1 @@
+"""The one Alembic migration tree of the SQL run store (see ../migrate.py)."""

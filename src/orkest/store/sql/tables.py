@@ -1,0 +1,172 @@
+"""The SQL schema, written once for every dialect (SQLAlchemy Core).
+
+Columns mirror the record dataclasses in core/records.py field for field, so rows and
+records convert by name. Times are epoch seconds in DOUBLE columns; a StateType is stored
+as its string value. JSON stays plain JSON on PostgreSQL (not JSONB) so that parameters
+keep their order. There are no foreign keys: the engine writes runs, states and logs in
+batches of any order, and a per-row lookup on that hot path would buy nothing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Double,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# SQLite needs INTEGER PRIMARY KEY (a rowid alias) to autoincrement; PostgreSQL gets BIGINT.
+Serial = BigInteger().with_variant(Integer(), "sqlite")
+
+
+# Indexes only PostgreSQL gets; Alembic's comparison is told (see in_dialect).
+POSTGRESQL_ONLY_INDEXES = frozenset({"ix_flow_runs_id_prefix", "ix_task_runs_id_prefix"})
+
+
+def _id_prefix_index(table: str) -> Index:
+    """PostgreSQL's default collation cannot serve `id LIKE 'ab12%'` from the primary key."""
+    name = f"ix_{table}_id_prefix"
+    assert name in POSTGRESQL_ONLY_INDEXES
+    return Index(name, "id", postgresql_ops={"id": "text_pattern_ops"}
+                 ).ddl_if(dialect="postgresql")
+
+
+def in_dialect(dialect: str, type_: str, name: str | None) -> bool:
+    """Whether a schema object exists on `dialect` (Alembic's include_object hook)."""
+    return not (type_ == "index" and name in POSTGRESQL_ONLY_INDEXES
+                and dialect != "postgresql")
+
+
+flow_runs = Table(
+    "flow_runs",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("flow_name", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("state_type", String, nullable=False),
+    Column("state_name", String, nullable=False),
+    Column("state_ts", Double, nullable=False),
+    Column("created_ts", Double, nullable=False),
+    Column("state_message", Text),
+    Column("flow_version", String),
+    Column("parameters", JSON, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("parent_flow_run_id", String),
+    Column("parent_task_run_id", String),
+    Column("start_ts", Double),
+    Column("end_ts", Double),
+    Column("run_count", Integer, nullable=False),
+    Column("retries", Integer, nullable=False),
+    Column("task_runner", String),
+    Column("result_ref", String),
+    Column("failure_type", String),
+    Column("failure_traceback", Text),
+    Column("deployment_id", String),
+    Column("entrypoint", String),
+    Column("logical_ts", Double),
+    Column("hostname", String),
+    Column("pid", Integer),
+    Column("heartbeat_ts", Double),
+    Column("requested_action", String),
+    Column("requested_payload", JSON(none_as_null=True)),
+    Index("ix_flow_runs_created", "created_ts"),
+    Index("ix_flow_runs_flow_name_created", "flow_name", "created_ts"),
+    Index("ix_flow_runs_state_type_created", "state_type", "created_ts"),
+    Index("ix_flow_runs_parent", "parent_flow_run_id"),
+    _id_prefix_index("flow_runs"),
+)
+
+task_runs = Table(
+    "task_runs",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("flow_run_id", String),
+    Column("task_name", String, nullable=False),
+    Column("task_key", String, nullable=False),
+    Column("dynamic_key", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("state_type", String, nullable=False),
+    Column("state_name", String, nullable=False),
+    Column("state_ts", Double, nullable=False),
+    Column("created_ts", Double, nullable=False),
+    Column("state_message", Text),
+    Column("tags", JSON, nullable=False),
+    Column("parameters", JSON, nullable=False),
+    Column("upstream", JSON, nullable=False),
+    Column("start_ts", Double),
+    Column("end_ts", Double),
+    Column("run_count", Integer, nullable=False),
+    Column("retries", Integer, nullable=False),
+    Column("cache_key", String),
+    Column("result_ref", String),
+    Column("failure_type", String),
+    Column("failure_traceback", Text),
+    Column("cpu_seconds", Double),
+    Column("peak_rss_bytes", BigInteger),
+    Column("resource_scope", String),
+    Column("runner", String),
+    Index("ix_task_runs_flow_run_created", "flow_run_id", "created_ts"),
+    Index("ix_task_runs_created", "created_ts"),
+    _id_prefix_index("task_runs"),
+)
+
+state_history = Table(
+    "state_history",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("run_id", String, nullable=False),
+    Column("run_kind", String, nullable=False),
+    Column("type", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("ts", Double, nullable=False),
+    Column("message", Text),
+    Index("ix_state_history_run", "run_id", "id"),
+)
+
+logs = Table(
+    "logs",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("flow_run_id", String),
+    Column("task_run_id", String),
+    Column("ts", Double, nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("logger", String, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("source", String, nullable=False),
+    Index("ix_logs_flow_run", "flow_run_id", "id"),
+)
+
+results = Table(
+    "results",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("serializer", String, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_ts", Double, nullable=False),
+)
+
+cache_entries = Table(
+    "cache_entries",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("key", String, nullable=False),
+    Column("result_ref", String, nullable=False),
+    Column("created_ts", Double, nullable=False),
+    Column("expires_ts", Double),
+    Column("task_run_id", String),
+    Index("ix_cache_entries_key_created", "key", "created_ts"),
+)
+
+# The tables a run's snapshot upserts into, and the columns a snapshot never overwrites.
+REQUEST_COLUMNS = ("requested_action", "requested_payload")

@@ -1,0 +1,97 @@
+"""Backends for the RunStore contract suite: memory, SQLite (a temp file), PostgreSQL.
+
+PostgreSQL: ORKEST_TEST_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/
+test) names a server and a database to connect to; the session creates its own uniquely
+named database there and drops it at the end. An unreachable server skips the PostgreSQL
+cases with the reason, unless ORKEST_REQUIRE_POSTGRES=1, which makes it a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from orkest.core.ports import RunStore
+from orkest.store.memory import MemoryRunStore
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+START_HINT = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+BACKENDS = ["memory", "sqlite", "postgresql"]
+SQL_BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session (dropped afterwards)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    base = make_url(os.environ.get("ORKEST_TEST_POSTGRES_URL") or DEFAULT_POSTGRES_URL)
+    if base.drivername in ("postgresql", "postgres"):
+        base = base.set(drivername="postgresql+psycopg")
+    admin = create_engine(base, isolation_level="AUTOCOMMIT",
+                          connect_args={"connect_timeout": 5})
+    try:
+        try:
+            with admin.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except OperationalError as exc:
+            reason = (f"PostgreSQL server unreachable at "
+                      f"{base.render_as_string(hide_password=True)} ({exc.orig}); "
+                      f"start it with: {START_HINT}")
+            if os.environ.get("ORKEST_REQUIRE_POSTGRES") == "1":
+                pytest.fail(f"ORKEST_REQUIRE_POSTGRES=1 but {reason}")
+            pytest.skip(reason)
+        name = f"orkest_test_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield base.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def _truncate_all(store: RunStore) -> None:
+    from sqlalchemy import text
+
+    with store._engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(text("TRUNCATE flow_runs, task_runs, state_history, logs, results, "
+                          "cache_entries RESTART IDENTITY"))
+
+
+def make_store(backend: str, request: pytest.FixtureRequest) -> RunStore:
+    if backend == "memory":
+        return MemoryRunStore()
+    from orkest.store.sql.store import SqlRunStore
+
+    if backend == "sqlite":
+        tmp = request.getfixturevalue("tmp_path")
+        return SqlRunStore(f"sqlite:///{tmp / 'orkest.db'}")
+    store = SqlRunStore(request.getfixturevalue("postgres_url"))
+    _truncate_all(store)  # one database per session; every test starts empty
+    return store
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest) -> Iterator[RunStore]:
+    s = make_store(request.param, request)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def sql_store(request: pytest.FixtureRequest) -> Iterator[RunStore]:
+    s = make_store(request.param, request)
+    try:
+        yield s
+    finally:
+        s.close()

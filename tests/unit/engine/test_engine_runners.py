@@ -1,0 +1,267 @@
+"""Task and flow behaviour, checked on the sequential, thread and process runners."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from orkest import flow, get_run_logger, task, unmapped
+from orkest.core.states import StateType
+from orkest.store import open_store
+
+from helpers import count_calls, note_call
+
+
+def states_of(run_id: str) -> list[tuple[str, str]]:
+    return [(r.type.value, r.name) for r in open_store().read_states(run_id)]
+
+
+def task_runs(flow_run_id: str) -> dict[str, object]:
+    return {t.name: t for t in open_store().list_task_runs(flow_run_id=flow_run_id)}
+
+
+def test_call_submit_map_and_dependencies(runner) -> None:
+    @task
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    @task
+    def total(values: list[int], extra: dict[str, int]) -> int:
+        return sum(values) + sum(extra.values())
+
+    @flow(task_runner=runner)
+    def pipeline(n: int) -> int:
+        first = add(1, 2)  # a call runs now and returns the value
+        second = add.submit(first, n)
+        mapped = add.map([1, 2, 3], unmapped(second))
+        return total.submit(list(mapped), {"s": second}).result()
+
+    state = pipeline(10, return_state=True)
+    assert state.is_completed()
+    # add(1,2)=3; second=13; mapped=[14,15,16]; total=45 + 13
+    assert state.result() == 58
+    runs = task_runs(open_store().list_flow_runs()[0].id)
+    assert set(runs) == {"add-0", "add-1", "add-2", "add-3", "add-4", "total-0"}
+    second_id = runs["add-1"].id
+    assert runs["add-2"].upstream == [second_id]
+    assert set(runs["total-0"].upstream) == {runs["add-2"].id, runs["add-3"].id,
+                                             runs["add-4"].id, second_id}
+    assert runs["add-1"].parameters == {"x": 3, "y": 10}
+    for run in runs.values():
+        assert states_of(run.id) == [("PENDING", "Pending"), ("RUNNING", "Running"),
+                                     ("COMPLETED", "Completed")]
+        assert run.cpu_seconds is not None and run.peak_rss_bytes
+        assert run.duration is not None and run.duration >= 0
+
+
+def test_wait_for_orders_tasks_without_data(runner, tmp_path: Path) -> None:
+    log = tmp_path / "order.txt"
+
+    @task
+    def write(word: str) -> None:
+        time.sleep(0.05 if word == "first" else 0)
+        with log.open("a") as handle:
+            handle.write(word + "\n")
+
+    @flow(task_runner=runner)
+    def ordered() -> None:
+        a = write.submit("first")
+        write.submit("second", wait_for=[a])
+
+    ordered()
+    assert log.read_text().split() == ["first", "second"]
+
+
+def test_retries_with_delays_then_success(runner, tmp_path: Path) -> None:
+    marker = tmp_path / "calls"
+
+    @task(retries=3, retry_delay_seconds=[0.05, 0.1])
+    def flaky() -> int:
+        calls = note_call(marker)
+        if calls < 3:
+            raise ValueError(f"attempt {calls} fails")
+        return calls
+
+    @flow(task_runner=runner)
+    def retrying() -> int:
+        return flaky.submit().result()
+
+    started = time.monotonic()
+    assert retrying() == 3
+    assert time.monotonic() - started >= 0.15  # the two delays were waited
+    run = next(iter(task_runs(open_store().list_flow_runs()[0].id).values()))
+    assert run.run_count == 3
+    assert [t for t, _ in states_of(run.id)] == [
+        "PENDING", "RUNNING", "AWAITING_RETRY", "RUNNING", "AWAITING_RETRY", "RUNNING",
+        "COMPLETED"]
+
+
+def test_retry_on_limits_which_errors_retry(runner, tmp_path: Path) -> None:
+    marker = tmp_path / "calls"
+
+    @task(retries=3, retry_on=[ConnectionError])
+    def wrong_kind() -> None:
+        note_call(marker)
+        raise KeyError("not retryable")
+
+    @flow(task_runner=runner)
+    def f() -> None:
+        wrong_kind.submit().result()
+
+    state = f(return_state=True)
+    assert state.type is StateType.FAILED
+    assert count_calls(marker) == 1
+    with pytest.raises(KeyError):
+        state.result()
+
+
+def test_task_timeout_is_timed_out(runner, tmp_path: Path) -> None:
+    marker = tmp_path / "finished"
+
+    @task(timeout_seconds=0.3)
+    def sleepy() -> None:
+        time.sleep(1.5)
+        marker.write_text("ran to the end")
+
+    @flow(task_runner=runner)
+    def f() -> None:
+        sleepy.submit().result()
+
+    started = time.monotonic()
+    state = f(return_state=True)
+    assert time.monotonic() - started < 1.4 or not marker.exists()
+    assert state.type is StateType.FAILED
+    run = next(iter(task_runs(open_store().list_flow_runs()[0].id).values()))
+    assert (run.state_type, run.state_name) == (StateType.FAILED, "TimedOut")
+    assert "timeout" in (run.state_message or "")
+
+
+def test_upstream_failure_skips_downstream_and_fails_flow(runner) -> None:
+    @task
+    def boom() -> int:
+        raise RuntimeError("extract failed")
+
+    @task
+    def after(x: int) -> int:
+        return x
+
+    @flow(task_runner=runner)
+    def f() -> None:
+        after.submit(boom.submit())
+
+    state = f(return_state=True)
+    assert state.type is StateType.FAILED
+    assert "extract failed" in (state.message or "")
+    runs = task_runs(open_store().list_flow_runs()[0].id)
+    assert runs["boom-0"].state_type is StateType.FAILED
+    assert runs["boom-0"].failure_type == "builtins.RuntimeError"
+    assert "extract failed" in runs["boom-0"].failure_traceback
+    assert (runs["after-0"].state_type, runs["after-0"].state_name) == (
+        StateType.SKIPPED, "UpstreamFailed")
+
+
+def test_logs_and_prints_are_stored(runner) -> None:
+    @task(log_prints=True)
+    def chatty(n: int) -> int:
+        get_run_logger().info("working on %d", n)
+        print("printed", n)
+        return n
+
+    @flow(task_runner=runner, log_prints=True)
+    def f() -> None:
+        get_run_logger().warning("flow level")
+        print("flow print")
+        chatty.submit(7).result()
+
+    f()
+    run = open_store().list_flow_runs()[0]
+    lines = {(line.source, line.message, line.task_run_id is None)
+             for line in open_store().read_logs(run.id)}
+    assert ("logger", "flow level", True) in lines
+    assert ("print", "flow print", True) in lines
+    assert ("logger", "working on 7", False) in lines
+    assert ("print", "printed 7", False) in lines
+
+
+def test_hooks_run_and_a_failing_hook_does_not_mask(runner, tmp_path: Path) -> None:
+    seen = tmp_path / "hooks"
+
+    def record(task, task_run, state) -> None:
+        with seen.open("a") as handle:
+            handle.write(f"{task.name}:{state.type.value}\n")
+
+    def broken_hook(task, task_run, state) -> None:
+        raise ValueError("hook bug")
+
+    @task(on_failure=[broken_hook, record], on_completion=[record])
+    def maybe(fail: bool) -> str:
+        if fail:
+            raise ConnectionError("the original failure")
+        return "fine"
+
+    @flow(task_runner=runner)
+    def f() -> None:
+        maybe.submit(False).result()
+        maybe.submit(True).result()
+
+    state = f(return_state=True)
+    with pytest.raises(ConnectionError, match="the original failure"):
+        state.result()
+    assert seen.read_text().split() == ["maybe:COMPLETED", "maybe:FAILED"]
+    run = open_store().list_flow_runs()[0]
+    messages = [line.message for line in open_store().read_logs(run.id)]
+    assert any("broken_hook" in m and "hook bug" in m for m in messages)
+
+
+def test_non_serializable_result_with_persistence_on_names_task_and_type(runner) -> None:
+    import threading
+
+    @task(persist_result=True)
+    def make_lock() -> object:
+        return threading.Lock()
+
+    @task
+    def default_lock() -> object:
+        return threading.Lock()
+
+    @flow(task_runner=runner)
+    def f() -> None:
+        default_lock()  # default: kept in memory, not persisted, still completes
+        make_lock()
+
+    if type(runner).__name__ == "ProcessPoolRunner":
+        pytest.skip("a lock cannot travel back from a child process at all")
+    state = f(return_state=True)
+    assert state.type is StateType.FAILED
+    runs = task_runs(open_store().list_flow_runs()[0].id)
+    assert runs["default_lock-0"].state_type is StateType.COMPLETED
+    assert runs["default_lock-0"].result_ref is None
+    failed = runs["make_lock-0"]
+    assert failed.state_type is StateType.FAILED
+    assert "make_lock-0" in failed.state_message and "lock" in failed.state_message
+    assert "persist_result=False" in failed.state_message
+
+
+def test_large_results_go_to_files_and_read_back(runner, orkest_home: Path) -> None:
+    @task
+    def big() -> bytes:
+        return b"x" * 200_000
+
+    @task
+    def small() -> list[int]:
+        return list(range(10))
+
+    @flow(task_runner=runner)
+    def f() -> None:
+        big.submit().result()
+        small.submit().result()
+
+    f()
+    runs = task_runs(open_store().list_flow_runs()[0].id)
+    assert runs["big-0"].result_ref.startswith("file:")
+    assert runs["small-0"].result_ref.startswith("db:")
+    assert any((orkest_home / "results").iterdir())
+    assert runs["big-0"].state.result() == b"x" * 200_000
+    assert runs["small-0"].state.result() == list(range(10))
