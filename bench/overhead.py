@@ -31,12 +31,14 @@ starts Prefect's ephemeral API server.  Imports and the warm-up are excluded.
 For (a)-(c) the clock runs inside the flow body around the task calls, so the
 figure is per task and not diluted by the one flow's start/finish (measured on
 its own by (d)); the time around the whole flow call is kept in the JSON as
-``outer_s``.  Each workload is repeated ``--repeat`` times (default 3) and
-the median is reported.
+``outer_s`` and printed below the table.  Each workload is repeated
+``--repeat`` times (default 3) and the median is reported.  The exit status is
+1 if any run failed or timed out, else 0 (missed targets do not fail it).
 
-The worker code is this same file run as ``overhead.py --worker SPEC``; the
-only per-framework differences are data in :data:`FRAMEWORKS` (module name,
-thread-runner class, task options and environment).
+The workloads are written once, in ``bench/_overhead_worker.py`` (kept apart
+and limited to light stdlib modules so the harness barely adds to the RSS it
+measures); the only per-framework differences are data in :data:`FRAMEWORKS`
+(module name, thread-runner class, task options and environment).
 
 ``--peer prefect`` creates, once, a virtualenv with ``prefect==3.9.1`` under
 ``$XDG_CACHE_HOME/orkest-bench/`` (``~/.cache`` by default; change it with
@@ -49,11 +51,9 @@ timeout (``--timeout``); a failing or timed-out side is reported, not fatal.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import platform
-import resource
 import shutil
 import signal
 import statistics
@@ -61,7 +61,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,6 +72,7 @@ from typing import Any
 # --------------------------------------------------------------------------
 
 PREFECT_VERSION = "3.9.1"
+WORKER = Path(__file__).resolve().with_name("_overhead_worker.py")
 WARMUP_N = 3
 RATIO_TARGET = 100.0
 
@@ -152,117 +153,6 @@ QUICK_N: dict[str, tuple[int, int]] = {
     "map": (1_000, 50),
     "flow": (20, 3),
 }
-
-
-# --------------------------------------------------------------------------
-# Worker side: runs inside the fresh subprocess, with the framework's Python
-# --------------------------------------------------------------------------
-
-
-def _noop(x: object = None) -> object:
-    return x
-
-
-def _empty() -> None:
-    return None
-
-
-def _body_seq(noop: Any, n: int) -> int:
-    return sum(noop(i) for i in range(n))
-
-
-def _body_submit(noop: Any, n: int) -> int:
-    futures = [noop.submit(i) for i in range(n)]
-    return sum(f.result() for f in futures)
-
-
-def _body_map(noop: Any, n: int) -> int:
-    futures = noop.map(list(range(n)))
-    return sum(f.result() for f in futures)
-
-
-TASK_BODIES: dict[str, tuple[Callable[[Any, int], int], bool]] = {
-    # workload -> (flow body, uses the thread-pool runner)
-    "seq": (_body_seq, False),
-    "submit": (_body_submit, True),
-    "map": (_body_map, True),
-}
-
-
-def _load_attr(path: str) -> Any:
-    module, _, attr = path.partition(":")
-    return getattr(importlib.import_module(module), attr)
-
-
-def _descendant_peak_rss_kb() -> int:
-    """Sum of VmHWM of live descendant processes (e.g. Prefect's API server)."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    todo, found = [os.getpid()], []
-    while todo:
-        pid = todo.pop()
-        kids = [child for child, parent in parents.items() if parent == pid]
-        found += kids
-        todo += kids
-    total = 0
-    for pid in found:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total
-
-
-def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run one workload once (after a warm-up) and return its raw timings."""
-    workload: str = spec["workload"]
-    n: int = spec["n"]
-    warmup: int = spec["warmup"]
-
-    mod = importlib.import_module(spec["module"])
-    flow, task = mod.flow, mod.task
-    out: dict[str, Any] = {"n": n, "warmup": warmup}
-
-    if workload == "flow":
-        empty_flow = flow(_empty)
-        for _ in range(warmup):
-            empty_flow()
-        start = time.perf_counter()
-        for _ in range(n):
-            empty_flow()
-        out["outer_s"] = out["inner_s"] = time.perf_counter() - start
-    else:
-        body, threaded = TASK_BODIES[workload]
-        noop = task(**spec["task_kwargs"])(_noop)
-        flow_deco = flow(task_runner=_load_attr(spec["thread_runner"])()) if threaded else flow
-        inner: list[tuple[float, int]] = []
-
-        def timed_flow(n: int) -> None:
-            start = time.perf_counter()
-            total = body(noop, n)
-            inner.append((time.perf_counter() - start, total))
-
-        bench_flow = flow_deco(timed_flow)
-        bench_flow(warmup)
-        start = time.perf_counter()
-        bench_flow(n)
-        out["outer_s"] = time.perf_counter() - start
-        out["inner_s"], total = inner[-1]
-        if total != n * (n - 1) // 2:
-            raise RuntimeError(f"wrong task results: sum={total}, expected {n * (n - 1) // 2}")
-
-    out["rss_peak_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    out["children_rss_peak_kb"] = _descendant_peak_rss_kb()
-    return out
 
 
 # (e): ``import X`` and then touching ``X.flow`` / ``X.task``, because a package
@@ -381,9 +271,7 @@ def run_workload_once(
         "result_path": str(result_path),
     }
     try:
-        outcome, _ = run_subprocess(
-            fw, python, [str(Path(__file__).resolve()), "--worker", json.dumps(spec)], timeout
-        )
+        outcome, _ = run_subprocess(fw, python, [str(WORKER), json.dumps(spec)], timeout)
         if outcome.error is None:
             try:
                 outcome.data = json.loads(result_path.read_text())
@@ -595,7 +483,8 @@ def print_report(
         print(_join(row, widths))
     print(rule)
     print(
-        f"N is orkest/peer.  Median of {args.repeat} run(s) per workload ({args.import_repeat} "
+        ("N is orkest/peer.  " if peer else "")
+        + f"Median of {args.repeat} run(s) per workload ({args.import_repeat} "
         "fresh interpreters for import), each run in a fresh subprocess with a fresh home dir.\n"
         f"Warm-up before timing, on every side: the same workload at N={WARMUP_N} "
         f"({WARMUP_N} empty flows for (d)); imports and the warm-up are not timed.\n"
@@ -653,7 +542,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     for key, what in [("seq", "(a)"), ("submit", "(b)"), ("map", "(c)"), ("flow", "(d)")]:
         p.add_argument(f"--n-{key}", type=int, help=f"N for {what} on orkest")
         p.add_argument(f"--peer-n-{key}", type=int, help=f"N for {what} on the peer")
-    p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
 
     args.workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
@@ -673,10 +561,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.worker is not None:
-        spec = json.loads(args.worker)
-        Path(spec["result_path"]).write_text(json.dumps(run_worker(spec)))
-        return 0
 
     table = QUICK_N if args.quick else DEFAULT_N
     sizes = {

@@ -10,7 +10,9 @@ A reference is "LOCATION:SERIALIZER:KEY":
 from __future__ import annotations
 
 import json
+import math
 import time
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +23,6 @@ from orkest.engine.context import ResultSettings
 from orkest.engine.recorder import RecordSink
 from orkest.errors import SerializationError
 
-_SCALARS = (type(None), bool, int, float, str)
 _MAX_INLINE_STR = 100
 
 
@@ -33,11 +34,9 @@ def persist(value: Any, settings: ResultSettings, sink: RecordSink, owner: str) 
     """
     if settings.persist is False:
         return None
-    if type(value) in _SCALARS and (type(value) is not str or len(value) <= _MAX_INLINE_STR):
-        try:
-            return "inline:json:" + json.dumps(value)
-        except ValueError:
-            pass
+    inline = _inline(value)
+    if inline is not None:
+        return inline
     try:
         data = codec.dumps(value, settings.serializer)
     except SerializationError as exc:
@@ -55,6 +54,22 @@ def persist(value: Any, settings: ResultSettings, sink: RecordSink, owner: str) 
 
     result_files(settings.results_dir).put(key, data)
     return f"file:{settings.serializer}:{key}"
+
+
+def _inline(value: Any) -> str | None:
+    """The reference that holds a small scalar itself (json.dumps is 10x slower here)."""
+    kind = type(value)
+    if kind is int:
+        return "inline:json:" + int.__repr__(value)
+    if value is None:
+        return "inline:json:null"
+    if kind is bool:
+        return "inline:json:true" if value else "inline:json:false"
+    if kind is float and math.isfinite(value):
+        return "inline:json:" + float.__repr__(value)
+    if kind is str and len(value) <= _MAX_INLINE_STR:
+        return "inline:json:" + encode_basestring_ascii(value)
+    return None
 
 
 def make_loader(get_recorder: Callable[[], Any]) -> Callable[[str], Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from orkest.errors import StoreError
 
@@ -26,9 +26,8 @@ class FileResultFiles:
 
     def path(self, key: str) -> Path:
         """Where `key` lives; a key must stay below the root."""
-        parts = PurePosixPath(key).parts
-        if not key or key.startswith("/") or "\\" in key or any(
-                p in ("", ".", "..") for p in parts):
+        parts = key.split("/")
+        if "\\" in key or any(p in ("", ".", "..") for p in parts):
             raise StoreError(f"Invalid result key {key!r}: use relative names joined by '/'.")
         return self.root.joinpath(*parts)
 
