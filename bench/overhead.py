@@ -521,27 +521,50 @@ def print_report(
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description="Measure orkest's per-task / per-flow overhead (optionally vs. Prefect).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="See the module docstring (or bench/README.md) for what each workload does.",
     )
-    p.add_argument("--peer", choices=["prefect"], help="also benchmark this framework")
+    p.add_argument("--peer", choices=["prefect"], help=f"also run prefect=={PREFECT_VERSION}")
     p.add_argument("--peer-version", default=PREFECT_VERSION, help=argparse.SUPPRESS)
-    p.add_argument("--peer-venv", type=Path, help="virtualenv for the peer (default: cache dir)")
     p.add_argument(
-        "--only", choices=["both", "orkest", "peer"], default="both", help="which side(s) to run"
+        "--peer-venv",
+        type=Path,
+        help="virtualenv for the peer, created once "
+        f"(default: ~/.cache/orkest-bench/prefect-{PREFECT_VERSION})",
+    )
+    p.add_argument(
+        "--only",
+        choices=["both", "orkest", "peer"],
+        default="both",
+        help="which side(s) to run (default: both)",
     )
     p.add_argument(
         "--workloads",
-        default="seq,submit,map,flow,import",
-        help="comma-separated subset of seq,submit,map,flow,import",
+        default=",".join(WORKLOADS),
+        help=f"comma-separated subset of {','.join(WORKLOADS)} (default: all)",
     )
-    p.add_argument("--quick", action="store_true", help="small N, 1 repeat: a smoke run")
-    p.add_argument("--repeat", type=int, help="runs per workload (default 3, --quick 1)")
-    p.add_argument("--import-repeat", type=int, help="fresh interpreters for (e) (default 5)")
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds per subprocess")
-    p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    p.add_argument("--quick", action="store_true", help="small N and 1 repeat: a smoke run")
+    p.add_argument("--repeat", type=int, help="runs per workload (default: 3, --quick: 1)")
+    p.add_argument(
+        "--import-repeat", type=int, help="fresh interpreters for (e) (default: 5, --quick: 3)"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds per subprocess (default: 600)"
+    )
+    p.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON")
     for key, what in [("seq", "(a)"), ("submit", "(b)"), ("map", "(c)"), ("flow", "(d)")]:
-        p.add_argument(f"--n-{key}", type=int, help=f"N for {what} on orkest")
-        p.add_argument(f"--peer-n-{key}", type=int, help=f"N for {what} on the peer")
+        (ours, peer), (q_ours, q_peer) = DEFAULT_N[key], QUICK_N[key]
+        p.add_argument(
+            f"--n-{key}",
+            type=int,
+            metavar="N",
+            help=f"N for {what} on orkest (default {ours}, --quick {q_ours})",
+        )
+        p.add_argument(
+            f"--peer-n-{key}",
+            type=int,
+            metavar="N",
+            help=f"... on the peer (default {peer}, --quick {q_peer})",
+        )
     args = p.parse_args(argv)
 
     args.workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]

@@ -170,3 +170,10 @@ def one_line(text: str | None, limit: int = 160) -> str:
         return ""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def plain(text: Any) -> Any:
+    """User text for a rich table cell, never read as markup ("[Errno 2]" stays as is)."""
+    from rich.text import Text
+
+    return Text("-" if text is None else str(text))

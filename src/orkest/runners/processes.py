@@ -1,12 +1,653 @@
-"""Placeholder: replaced by the real process pool runner."""
+"""Run each task run in a worker process: real parallelism, exact resources, hard stops.
+
+Not concurrent.futures.ProcessPoolExecutor: there one killed worker (a timeout past its
+grace, a segfault, an OOM kill, a cancel) breaks the whole executor. Here every worker is
+its own 'spawn' process with its own pipe; one manager thread in the parent multiplexes
+the pipes, hands queued jobs to idle workers, enforces hard deadlines and replaces dead
+workers lazily. A worker runs one task run at a time, in its MAIN thread: a timeout's
+SIGUSR2 interrupts even a sleep, and ProcessMeter's CPU and peak memory are the task's own.
+
+A child never writes to the store. Its records travel back in batches (every
+LIVE_SECONDS while a task runs, so logs show up live; the rest with the final state) and
+the parent's recorder writes them, with the parent's own TaskRun object in them.
+
+Messages (parent -> child: a cloudpickled TaskRunJob, or b"" to stop; child -> parent:
+pickled tuples): ("ready",) | ("attempt", timeout or None) | ("records", batch) |
+("done", type, name, message, ts, result_ref, data, batch) | ("error", message, tb, batch).
+"""
 
 from __future__ import annotations
 
-from orkest.runners.sequential import SequentialRunner
+import atexit
+import json
+import logging
+import multiprocessing
+import multiprocessing.util  # noqa: F401 - imported first so our atexit hook runs before its
+import os
+import pickle
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+import weakref
+from collections import deque
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import TYPE_CHECKING, Any
+
+import cloudpickle
+
+from orkest.core import results as codec
+from orkest.core.records import WriteBatch
+from orkest.core.states import TERMINAL_TYPES, Cancelled, Crashed, Failed, State, StateType, \
+    TimedOut
+from orkest.engine.recorder import BufferSink
+from orkest.engine.task_run import describe_error, execute, set_task_state
+from orkest.errors import CancelledRun, InvalidStateTransition, SerializationError, \
+    TaskTimeoutError
+from orkest.runners.base import OnDone, TaskRunner
+
+if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
+
+    from orkest.engine.context import FlowRunContext
+    from orkest.engine.task_run import TaskRunJob
+
+LIVE_SECONDS = 0.5  # how often a child ships the records of a running task
+GRACE_SECONDS = 2.0  # past a timeout, how long a child may take to report before it is killed
+STOP_SECONDS = 2.0  # how long shutdown waits for idle workers to exit before killing them
+MAX_BOOT_FAILURES = 3  # workers dying before they are ready: then queued jobs fail
+USER_MODULE_PREFIX = "orkest_user_"  # see orkest._internal.loading
+_COPIED = ("state_type", "state_name", "state_message", "state_ts", "start_ts", "end_ts",
+           "run_count", "cpu_seconds", "peak_rss_bytes", "resource_scope", "failure_type",
+           "failure_traceback", "result_ref", "cache_key")
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+log = logging.getLogger("orkest.runners.processes")
 
 
-class ProcessPoolRunner(SequentialRunner):
+class ProcessPoolRunner(TaskRunner):
+    """Task runs in up to `max_workers` worker processes (default: one per CPU)."""
+
     name = "processes"
 
     def __init__(self, max_workers: int | None = None) -> None:
+        if max_workers is not None and max_workers < 1:
+            raise ValueError(f"max_workers must be >= 1, not {max_workers}")
+        self.max_workers = max_workers or os.cpu_count() or 1
+        self._pool: _Pool | None = None
+        self._lock = threading.Lock()
+
+    def config(self) -> dict[str, Any]:
+        return {"max_workers": self.max_workers}
+
+    def duplicate(self) -> ProcessPoolRunner:
+        return ProcessPoolRunner(self.max_workers)
+
+    def submit(self, job: TaskRunJob, ctx: FlowRunContext, on_done: OnDone) -> None:
+        slot = _Slot(job, ctx, on_done)
+        while True:
+            pool = self._pool
+            if pool is None:
+                with self._lock:
+                    if self._pool is None:
+                        self._pool = _Pool(self.max_workers)
+                    pool = self._pool
+            if pool.put(slot):
+                return
+            with self._lock:  # it was shutting down: the next submit starts a new pool
+                if self._pool is pool:
+                    self._pool = None
+
+    def cancel_all(self) -> None:
+        pool = self._pool
+        if pool is not None:
+            pool.cancel()
+
+    def shutdown(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.stop()
+
+    def __repr__(self) -> str:
+        return f"ProcessPoolRunner(max_workers={self.max_workers})"
+
+
+@dataclass(eq=False, slots=True)
+class _Slot:
+    """One job handed to the runner, with where its records and final state go."""
+
+    job: TaskRunJob
+    ctx: FlowRunContext
+    on_done: OnDone
+
+
+class _Worker:
+    __slots__ = ("process", "conn", "ready", "slot", "deadline", "kill_reason", "reading")
+
+    def __init__(self, process: BaseProcess, conn: Connection) -> None:
+        self.process = process
+        self.conn = conn
+        self.ready = False
+        self.slot: _Slot | None = None
+        self.deadline: float | None = None  # monotonic time at which it is killed
+        self.kill_reason: str | None = None  # "timeout" | "cancel" | "shutdown" | "lost"
+        self.reading = True  # False once the pipe reported EOF
+
+
+_live_pools: weakref.WeakSet[_Pool] = weakref.WeakSet()
+_atexit_registered = False
+
+
+class _Pool:
+    """Worker processes and the one thread that talks to them.
+
+    Everything about workers happens in that thread; other threads only queue jobs and
+    raise flags (cancel, stop) under `lock`, then wake it through a socket pair.
+    """
+
+    def __init__(self, max_workers: int) -> None:
+        global _atexit_registered
         self.max_workers = max_workers
+        self.lock = threading.Lock()
+        self.queue: deque[_Slot] = deque()
+        self.cancel_requested = False
+        self.stopping = False
+        self.workers: list[_Worker] = []
+        self.boot_failures = 0
+        self._mp = multiprocessing.get_context("spawn")
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._woken = False
+        _live_pools.add(self)
+        if not _atexit_registered:
+            _atexit_registered = True
+            atexit.register(_kill_all_workers)  # runs before multiprocessing joins children
+        self.thread = threading.Thread(target=self._run, name="orkest-process-pool",
+                                       daemon=True)
+        self.thread.start()
+
+    # -- called from other threads --------------------------------------------------
+    def put(self, slot: _Slot) -> bool:
+        with self.lock:
+            if self.stopping:
+                return False
+            self.queue.append(slot)
+        self._wake()
+        return True
+
+    def cancel(self) -> None:
+        with self.lock:
+            self.cancel_requested = True
+        self._wake()
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopping = True
+        self._wake()
+        if threading.current_thread() is not self.thread:
+            self.thread.join()
+
+    def _wake(self) -> None:
+        if not self._woken:
+            self._woken = True
+            try:
+                self._wake_w.send(b"\0")
+            except OSError:  # full (already woken) or closed (stopped)
+                pass
+
+    # -- the manager thread ---------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while self._step():
+                pass
+        except BaseException:  # noqa: BLE001 - never leave futures hanging
+            log.exception("orkest process pool failed; its task runs are recorded CRASHED")
+            for worker in self.workers:
+                self._kill(worker, "shutdown")
+        finally:
+            with self.lock:
+                self.stopping = True  # from now on put() refuses: the runner makes a new pool
+                dropped = list(self.queue)
+                self.queue.clear()
+            for slot in dropped:
+                self._force(slot, Cancelled(message="The task runner shut down"))
+            self._stop_workers()
+            self._wake_r.close()
+            self._wake_w.close()
+
+    def _step(self) -> bool:
+        with self.lock:
+            stopping, cancel = self.stopping, self.cancel_requested
+            self.cancel_requested = False
+            dropped = list(self.queue) if cancel else []
+            if dropped:
+                self.queue.clear()
+        for slot in dropped:
+            self._force(slot, Cancelled(message="Flow run was cancelled"))
+        if cancel:
+            for worker in self.workers:
+                if worker.slot is not None:
+                    self._kill(worker, "cancel")
+        if stopping:
+            return False
+        self._dispatch()
+        conns = {w.conn: w for w in self.workers if w.reading}
+        sentinels = {w.process.sentinel: w for w in self.workers}
+        deadlines = [w.deadline for w in self.workers if w.deadline is not None]
+        timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+        ready = wait([self._wake_r, *conns, *sentinels], timeout)
+        for obj in ready:
+            if obj is self._wake_r:
+                self._woken = False
+                try:
+                    self._wake_r.recv(4096)
+                except OSError:
+                    pass
+            elif obj in conns:
+                self._read(conns[obj])
+        for obj in ready:
+            if isinstance(obj, int) and obj in sentinels:
+                self._on_exit(sentinels[obj])
+        now = time.monotonic()
+        for worker in self.workers:
+            if worker.deadline is not None and now >= worker.deadline:
+                self._kill(worker, "timeout")
+        return True
+
+    def _dispatch(self) -> None:
+        idle = [w for w in self.workers if w.ready and w.slot is None and w.kill_reason is None]
+        while idle:
+            with self.lock:
+                if not self.queue:
+                    break
+                slot = self.queue.popleft()
+            if slot.ctx.cancel_event.is_set():
+                self._force(slot, Cancelled(message="Flow run was cancelled"))
+                continue
+            payload = self._pack(slot)
+            if payload is None:
+                continue
+            worker = idle.pop()
+            try:
+                worker.conn.send_bytes(payload)
+            except OSError:  # it just died: the job goes back, the sentinel reaps the worker
+                with self.lock:
+                    self.queue.appendleft(slot)
+                self._kill(worker, "lost")
+                continue
+            worker.slot = slot
+        with self.lock:
+            waiting = len(self.queue)
+        booting = sum(1 for w in self.workers if not w.ready)
+        while waiting > booting and len(self.workers) < self.max_workers:
+            self._spawn()
+            booting += 1
+
+    def _spawn(self) -> None:
+        parent_end, child_end = self._mp.Pipe(duplex=True)
+        process = self._mp.Process(target=_child_main, args=(child_end,), daemon=False,
+                                   name=f"orkest-worker-{len(self.workers)}")
+        process.start()
+        child_end.close()
+        self.workers.append(_Worker(process, parent_end))
+
+    def _pack(self, slot: _Slot) -> bytes | None:
+        try:
+            _ship_user_modules_by_value()
+            return cloudpickle.dumps(slot.job, protocol=_PROTOCOL)
+        except Exception as exc:  # noqa: BLE001 - an unpicklable argument fails this run only
+            error = SerializationError(
+                f"Task run {slot.job.task_run.name!r} cannot be sent to a worker process: "
+                f"{describe_error(exc)}; pass picklable arguments or use ThreadPoolRunner")
+            self._force(slot, Failed(message=str(error), data=error), error)
+            return None
+
+    def _read(self, worker: _Worker) -> None:
+        try:
+            while worker.conn.poll():
+                self._handle(worker, pickle.loads(worker.conn.recv_bytes()))
+        except (EOFError, OSError):
+            worker.reading = False  # dying: its sentinel says when it is gone
+        except Exception as exc:  # noqa: BLE001 - a garbled message: stop that worker
+            log.error("worker %s sent a bad message: %r", worker.process.pid, exc)
+            worker.reading = False
+            self._kill(worker, "lost")
+
+    def _handle(self, worker: _Worker, message: tuple) -> None:
+        kind, slot = message[0], worker.slot
+        if kind == "ready":
+            worker.ready = True
+            self.boot_failures = 0
+        elif kind == "attempt":
+            seconds = message[1]
+            worker.deadline = None if seconds is None else (
+                time.monotonic() + seconds + GRACE_SECONDS)
+        elif slot is None:
+            return
+        elif kind == "records":
+            _absorb(slot, message[1], final=False)
+        elif kind == "done":
+            worker.slot, worker.deadline = None, None
+            _, type_value, name, text, ts, ref, data, batch = message
+            _absorb(slot, batch, final=True)
+            state = State(StateType(type_value), name, text, ts, result_ref=ref)
+            if data is not None:
+                state.data = _load_data(data)
+            elif ref is not None and state.type is StateType.COMPLETED:
+                _decode_small_result(state, batch)
+            _call(slot, state)
+        elif kind == "error":  # the job could not be loaded, or the engine itself failed
+            worker.slot, worker.deadline = None, None
+            _, text, tb, batch = message
+            _absorb(slot, batch, final=True)
+            slot.job.task_run.failure_traceback = tb
+            self._force(slot, Crashed(message=text))
+
+    def _on_exit(self, worker: _Worker) -> None:
+        if worker.reading:
+            self._read(worker)  # what it said before it died
+        worker.process.join(1.0)
+        code = worker.process.exitcode
+        self.workers.remove(worker)
+        worker.conn.close()
+        slot, worker.slot = worker.slot, None
+        if slot is not None:
+            self._force(slot, _death_state(worker, slot, code))
+        elif not worker.ready and worker.kill_reason is None:
+            self.boot_failures += 1
+            if self.boot_failures >= MAX_BOOT_FAILURES:
+                with self.lock:
+                    dropped = list(self.queue)
+                    self.queue.clear()
+                for queued in dropped:
+                    self._force(queued, Crashed(
+                        message=f"Worker processes exit while starting (last exit code {code});"
+                                " see their output on stderr"))
+
+    def _kill(self, worker: _Worker, reason: str) -> None:
+        if worker.kill_reason is None:
+            worker.kill_reason = reason
+        worker.deadline = None
+        try:
+            worker.process.kill()
+        except (OSError, ValueError):  # already gone
+            pass
+
+    def _force(self, slot: _Slot, state: State, error: BaseException | None = None) -> None:
+        """Finish a job the child could not finish itself: record `state` in the parent."""
+        run = slot.job.task_run
+        if error is not None:
+            run.failure_type = f"{type(error).__module__}.{type(error).__qualname__}"
+        try:
+            state = set_task_state(run, state, slot.ctx.sink)
+        except InvalidStateTransition:  # it reached a final state meanwhile
+            state = run.state
+        _call(slot, state)
+
+    def _stop_workers(self) -> None:
+        """Idle workers get the stop message; busy or slow ones are killed; all are reaped."""
+        for worker in self.workers:
+            if worker.slot is not None:
+                self._kill(worker, "shutdown")
+            else:
+                try:
+                    worker.conn.send_bytes(b"")
+                except OSError:
+                    pass
+        deadline = time.monotonic() + STOP_SECONDS
+        for worker in list(self.workers):
+            worker.process.join(max(0.0, deadline - time.monotonic()))
+            if worker.process.exitcode is None:
+                self._kill(worker, "shutdown")
+            self._on_exit(worker)
+
+
+def _death_state(worker: _Worker, slot: _Slot, code: int | None) -> State:
+    name, reason = slot.job.task_run.name, worker.kill_reason
+    if reason == "timeout":
+        timeout = slot.job.task.options.timeout_seconds or 0
+        error: BaseException = TaskTimeoutError(
+            f"Task run {name!r} exceeded its timeout of {timeout:g} s and did not stop; its"
+            f" worker process was killed")
+        slot.job.task_run.failure_type = "orkest.errors.TaskTimeoutError"
+        return TimedOut(message=str(error), data=error)
+    if reason == "cancel":
+        return Cancelled(message="Cancelled while running: its worker process was killed",
+                         data=CancelledRun("Flow run was cancelled"))
+    if reason == "shutdown":
+        return Crashed(message="The task runner shut down while the task run was running")
+    how = f"exited with code {code}"
+    if code is not None and code < 0:
+        signame = signal.Signals(-code).name if -code in signal.valid_signals() else "?"
+        how += f" (killed by {signame}{', out of memory?' if -code == signal.SIGKILL else ''})"
+    return Crashed(message=f"Worker process {worker.process.pid} {how} while running {name!r}")
+
+
+def _absorb(slot: _Slot, batch: WriteBatch, final: bool) -> None:
+    """Hand a child's records to the parent's sink, with the parent's TaskRun in them."""
+    run = slot.job.task_run
+    child = batch.task_runs.get(run.id)
+    if child is not None:
+        # A live snapshot may be torn at the final transition: only "done" sets the end.
+        if final or child.state_type not in TERMINAL_TYPES:
+            for name in _COPIED:
+                setattr(run, name, getattr(child, name))
+        batch.task_runs[run.id] = run
+    if not len(batch):
+        return
+    sink = slot.ctx.sink
+    absorb = getattr(sink, "absorb", None)
+    if absorb is not None:
+        absorb(batch)
+        return
+    for task_run in batch.task_runs.values():
+        sink.task_run(task_run)
+    for kind, records in (("state", batch.states), ("log", batch.logs),
+                          ("result", batch.results), ("cache", batch.cache)):
+        for record in records:
+            getattr(sink, kind)(record)
+
+
+def _call(slot: _Slot, state: State) -> None:
+    try:
+        slot.on_done(state)
+    except Exception:  # noqa: BLE001 - a callback's bug must not stop the pool
+        log.exception("on_done of task run %s failed", slot.job.task_run.name)
+
+
+def _load_data(data: bytes) -> Any:
+    try:
+        return pickle.loads(data)
+    except Exception as exc:  # noqa: BLE001 - e.g. an exception class that cannot be rebuilt
+        return RuntimeError(f"A value from a worker process cannot be loaded: {exc!r}")
+
+
+def _decode_small_result(state: State, batch: WriteBatch) -> None:
+    """Give the state its value when the result is inline or in this batch; else lazy."""
+    ref = state.result_ref or ""
+    location, _, rest = ref.partition(":")
+    serializer, _, key = rest.partition(":")
+    if location == "inline":
+        state.data = json.loads(key)
+    elif location == "db":
+        for blob in batch.results:
+            if blob.key == key:
+                state.data = codec.loads(blob.data, blob.serializer)
+                return
+
+
+_by_value: set[str] = set()
+_modules_seen = 0
+
+
+def _ship_user_modules_by_value() -> None:
+    """Flow files loaded by path (orkest_user_*) cannot be imported by name in a child."""
+    global _modules_seen
+    if len(sys.modules) == _modules_seen:
+        return
+    _modules_seen = len(sys.modules)
+    for name in list(sys.modules):
+        if name.startswith(USER_MODULE_PREFIX) and name not in _by_value:
+            module = sys.modules.get(name)
+            if module is not None:
+                cloudpickle.register_pickle_by_value(module)
+                _by_value.add(name)
+
+
+def _kill_all_workers() -> None:
+    """At interpreter exit: no worker may outlive us, or keep multiprocessing joining it."""
+    for pool in list(_live_pools):
+        for worker in list(pool.workers):
+            try:
+                worker.process.kill()
+                worker.process.join(1.0)
+            except (OSError, ValueError, AssertionError):
+                pass
+
+
+# -- the child side ---------------------------------------------------------------------
+
+class _ChildSink(BufferSink):
+    """A BufferSink that the shipping thread drains while the task still appends to it."""
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__()
+        self.conn = conn
+        self.lock = threading.Lock()  # guards self.batch
+        self.send_lock = threading.Lock()  # one message at a time, taken and sent in order
+        self.run_id: str | None = None
+        self.timeout: float | None = None
+        self.held = False  # the final state is recorded: the rest travels with "done"
+
+    def begin(self, job: TaskRunJob) -> None:
+        self.run_id, self.timeout = job.task_run.id, job.task.options.timeout_seconds
+
+    def send(self, message: tuple) -> None:
+        data = pickle.dumps(message, protocol=_PROTOCOL)
+        with self.send_lock:
+            self.conn.send_bytes(data)
+
+    def ship(self) -> None:
+        with self.send_lock:
+            with self.lock:
+                if self.held or not len(self.batch):
+                    return
+                batch = self.take()
+            self.conn.send_bytes(pickle.dumps(("records", batch), protocol=_PROTOCOL))
+
+    def finish(self, head: tuple) -> None:
+        with self.send_lock:
+            with self.lock:
+                batch, self.held = self.take(), False
+            self.conn.send_bytes(pickle.dumps((*head, batch), protocol=_PROTOCOL))
+
+    def task_run(self, run: Any) -> None:
+        with self.lock:
+            self.batch.task_runs[run.id] = run
+
+    def state(self, record: Any) -> None:
+        with self.lock:
+            self.batch.states.append(record)
+            if record.type in TERMINAL_TYPES and record.run_id == self.run_id:
+                self.held = True
+        if self.timeout is not None and record.run_id == self.run_id:
+            running = record.type is StateType.RUNNING
+            self.send(("attempt", self.timeout if running else None))
+
+    def log(self, line: Any) -> None:
+        with self.lock:
+            self.batch.logs.append(line)
+
+    def result(self, blob: Any) -> None:
+        with self.lock:
+            self.batch.results.append(blob)
+
+    def cache(self, entry: Any) -> None:
+        with self.lock:
+            self.batch.cache.append(entry)
+
+
+def _child_main(conn: Connection) -> None:
+    """A worker: run jobs one at a time in this (main) thread until told to stop."""
+    from orkest.engine.logs import enable_print_capture
+    from orkest.engine.resources import ProcessMeter
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    sink = _ChildSink(conn)
+    threading.Thread(target=_ship_live, args=(sink, os.getppid()), name="orkest-ship",
+                     daemon=True).start()
+    sink.send(("ready",))
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        if not data:
+            return
+        try:
+            job = cloudpickle.loads(data)
+        except BaseException as exc:  # noqa: BLE001 - e.g. a module missing in the child
+            sink.finish(("error", f"Cannot load the task run in a worker process: "
+                                  f"{describe_error(exc)}", traceback.format_exc()))
+            continue
+        sink.begin(job)
+        try:
+            if job.log_prints:
+                enable_print_capture()
+            state = execute(job, sink, ProcessMeter(), None)
+            head = _final_message(job, state, sink)
+        except BaseException as exc:  # noqa: BLE001 - the engine failed: report, stay alive
+            head = ("error", f"Worker error: {describe_error(exc)}", traceback.format_exc())
+        sink.finish(head)
+        sys.stdout.flush()
+
+
+def _final_message(job: TaskRunJob, state: State, sink: _ChildSink) -> tuple:
+    data = None
+    if state.has_data() and (state.type is not StateType.COMPLETED or state.result_ref is None):
+        try:
+            data = cloudpickle.dumps(state.data, protocol=_PROTOCOL)
+            if isinstance(state.data, BaseException):
+                pickle.loads(data)  # an exception that cannot be rebuilt is caught here
+        except Exception as exc:  # noqa: BLE001 - replaced below
+            if isinstance(state.data, BaseException):
+                error = state.data
+                data = cloudpickle.dumps(RuntimeError(describe_error(error)))
+            else:
+                state = _unsendable(job, state, exc, sink)
+                data = cloudpickle.dumps(state.data, protocol=_PROTOCOL)
+    return ("done", state.type.value, state.name, state.message, state.ts, state.result_ref,
+            data)
+
+
+def _unsendable(job: TaskRunJob, state: State, exc: Exception, sink: _ChildSink) -> State:
+    """A completed value that cannot travel back fails the run (it is not yet shipped)."""
+    run = job.task_run
+    with sink.lock:
+        states = sink.batch.states
+        if states and states[-1].run_id == run.id and states[-1].type in TERMINAL_TYPES:
+            states.pop()
+        sink.batch.cache = [c for c in sink.batch.cache if c.task_run_id != run.id]
+    run.state_type, run.end_ts = StateType.RUNNING, None
+    error = SerializationError(
+        f"Task run {run.name!r} returned a {type(state.data).__qualname__}, which cannot be"
+        f" sent back from its worker process ({describe_error(exc)}); return a picklable"
+        f" value or use ThreadPoolRunner")
+    run.failure_type = "orkest.errors.SerializationError"
+    return set_task_state(run, Failed(message=str(error), data=error), sink)
+
+
+def _ship_live(sink: _ChildSink, parent_pid: int) -> None:
+    while True:
+        time.sleep(LIVE_SECONDS)
+        if os.getppid() != parent_pid:  # the parent died: nobody will read our results
+            os._exit(1)
+        try:
+            sink.ship()
+        except OSError:
+            os._exit(1)

@@ -113,9 +113,9 @@ def lock_for_migration(conn: Connection) -> None:
 
 
 def is_transient(exc: DBAPIError) -> bool:
-    """Worth running the whole transaction again: a lock we could not get, a deadlock."""
-    if exc.connection_invalidated:
-        return True
+    """Worth running the whole transaction again: it was rolled back for a lock we could
+    not get, a deadlock or a serialization conflict. (Not a dropped connection: the commit
+    may have happened, and running it again would store states and logs twice.)"""
     orig = exc.orig
     if isinstance(orig, sqlite3.OperationalError):
         message = str(orig).lower()

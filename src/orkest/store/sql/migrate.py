@@ -12,12 +12,16 @@ at once therefore migrate it once, and both succeed.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from orkest.errors import ConfigurationError
 from orkest.store.sql import connect, dialects
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 HEAD_REVISION = "0001"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -40,13 +44,15 @@ def ensure_schema(engine: Engine) -> tuple[str | None, str]:
     before = current_revision(engine)
     if before == HEAD_REVISION:
         return before, before
-    try:
-        return _upgrade_locked(engine)
-    except DBAPIError as exc:
-        if "already exists" not in str(exc.orig).lower():
-            raise connect.translate(exc, engine.url) from exc
-    # Another process created the schema without our lock (an older orkest?): look again.
-    return _upgrade_locked(engine)
+    for attempt in range(2):
+        try:
+            return _upgrade_locked(engine)
+        except DBAPIError as exc:
+            # "already exists": someone migrated without our lock (an older orkest?), so
+            # look again once; anything else is the database's problem to report.
+            if attempt or "already exists" not in str(exc.orig).lower():
+                raise connect.translate(exc, engine.url) from exc
+    raise AssertionError("unreachable")
 
 
 def upgrade(url: str) -> tuple[str | None, str]:
@@ -85,7 +91,7 @@ def _locked_revision(conn: Connection) -> str | None:
     return conn.execute(text(f"SELECT version_num FROM {_VERSION_TABLE}")).scalar()
 
 
-def _alembic_config(conn: Connection):  # -> alembic.config.Config, imported lazily
+def _alembic_config(conn: Connection) -> Config:
     from alembic.config import Config
 
     config = Config()

@@ -1,0 +1,228 @@
+"""Running a flow in this process for `run`, `flow-run retry` and `demo`: load, check, drive.
+
+The engine runs in the main thread, so Ctrl-C (KeyboardInterrupt) and SIGTERM reach it
+first and it records the run CRASHED; only then do we turn them into exit codes 130/143.
+Nothing here catches BaseException before the engine has seen it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orkest.cli.output import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    console,
+    exit_with,
+    fmt_duration,
+    one_line,
+    retries_used,
+    state_text,
+)
+
+if TYPE_CHECKING:
+    from orkest.core.flows import Flow
+    from orkest.core.records import FlowRun, TaskRun
+
+MAX_SUMMARY_ROWS = 50
+_PAGE = 1000
+
+
+# -- targets and parameters -------------------------------------------------------------
+
+def load_flow(target: str) -> tuple[Flow, str]:
+    """The flow a TARGET names and the entrypoint to store; exit 2 when it cannot be had."""
+    from orkest._internal.loading import load_object, split_target
+    from orkest.errors import TargetNotFound
+
+    location, name = split_target(target)
+    if location.endswith((".yaml", ".yml", ".json")):
+        exit_with(f"Cannot run {target!r}: declarative flow files are not supported by this "
+                  "build of orkest yet; use file.py:flow_name", EXIT_USAGE)
+    is_file = _is_file_location(location)
+    if is_file and not Path(location).is_file():
+        exit_with(f"No such file: {location}", EXIT_USAGE)
+    if name is None:
+        flows = _flows_in(location, is_file)
+        if len(flows) != 1:
+            found = ", ".join(flows) if flows else "none"
+            exit_with(f"{target!r} names no flow: use {location}:FLOW_NAME "
+                      f"(flows found there: {found})", EXIT_USAGE)
+        name = flows[0]
+    try:
+        obj = load_object(f"{location}:{name}")
+    except TargetNotFound as exc:
+        if " has no " in str(exc):
+            flows = _flows_in(location, is_file)
+            found = ", ".join(flows) if flows else "none"
+            exit_with(f"{location} has no flow {name!r} (flows found there: {found})",
+                      EXIT_USAGE)
+        exit_with(str(exc), EXIT_USAGE)
+    except Exception as exc:  # noqa: BLE001 - the user's module failed to import
+        exit_with(f"Cannot load {location}: {type(exc).__name__}: {one_line(str(exc))}",
+                  EXIT_USAGE)
+    from orkest.core.flows import Flow
+
+    if not isinstance(obj, Flow):
+        exit_with(f"{location}:{name} is a {type(obj).__name__}, not a flow "
+                  "(decorate the function with @flow)", EXIT_USAGE)
+    entrypoint = f"{Path(location).resolve()}:{name}" if is_file else f"{location}:{name}"
+    return obj, entrypoint
+
+
+def _is_file_location(location: str) -> bool:
+    return location.endswith(".py") or "/" in location or "\\" in location
+
+
+def _flows_in(location: str, is_file: bool) -> list[str]:
+    """Names of the flows a file or module defines (its import is cached by now)."""
+    import importlib
+
+    from orkest._internal.loading import load_module_from_path
+    from orkest.core.flows import Flow
+
+    try:
+        module = load_module_from_path(Path(location)) if is_file else \
+            importlib.import_module(location)
+    except Exception as exc:  # noqa: BLE001 - reported as the reason it cannot load
+        exit_with(f"Cannot load {location}: {type(exc).__name__}: {one_line(str(exc))}",
+                  EXIT_USAGE)
+    return sorted(n for n, v in vars(module).items() if isinstance(v, Flow))
+
+
+def parse_params(pairs: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """`k=v` pairs; a value is JSON when it parses as JSON, else the string itself."""
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            exit_with(f"--param expects KEY=VALUE, got {pair!r}", EXIT_USAGE)
+        try:
+            params[key] = json.loads(raw)
+        except ValueError:
+            params[key] = raw
+    return params
+
+
+def check_params(flow: Flow, raw: dict[str, Any]) -> dict[str, Any]:
+    """Bind and validate before anything is stored; exit 2 naming the bad parameter."""
+    from orkest.errors import ParameterValidationError
+
+    try:
+        params = flow.parameters.bind((), raw)
+        if flow.options.validate_parameters:
+            params = flow.parameters.validate(params)
+    except ParameterValidationError as exc:
+        exit_with(one_line(str(exc), 600), EXIT_USAGE)
+    return params
+
+
+# -- driving a run ----------------------------------------------------------------------
+
+def execute(flow: Flow, params: dict[str, Any], run: FlowRun, *,
+            prior: dict[tuple[str, str], TaskRun] | None = None,
+            is_rerun: bool = False) -> None:
+    """Run `run` here with a live view and print the summary; return only if it completed.
+
+    A run that did not complete exits 1 here, after its failure reason; Ctrl-C and SIGTERM
+    exit 130/143 after the engine has recorded the run CRASHED.
+    """
+    from orkest.cli.progress import RunProgress
+    from orkest.engine import current_recorder, start_flow_run
+    from orkest.errors import TerminationSignal
+
+    from rich.markup import escape
+
+    out = console()
+    verb = "Rerunning" if is_rerun else "Running"
+    out.print(f"{verb} flow run [bold]{escape(run.name)}[/bold] ({run.id}) "
+              f"of flow {escape(repr(flow.name))}")
+    recorder = current_recorder()
+    try:
+        with RunProgress(run, out, recorder):
+            state = start_flow_run(flow, params, flow_run=run, prior=prior, is_rerun=is_rerun)
+    except KeyboardInterrupt:
+        exit_with(f"Interrupted: flow run {run.name} ({run.id}) is "
+                  f"{run.state_type.value}", EXIT_INTERRUPTED)
+    except TerminationSignal:
+        exit_with(f"Terminated: flow run {run.name} ({run.id}) is "
+                  f"{run.state_type.value}", EXIT_TERMINATED)
+    task_runs = all_task_runs(recorder.store, run.id)
+    print_summary(run, task_runs)
+    if state.type.value != "COMPLETED":
+        print_failure(run, task_runs)
+        exit_with(f"Flow run {run.name} ({run.id}) ended {state.type.value}", EXIT_FAILED)
+
+
+def all_task_runs(store: Any, flow_run_id: str) -> list[TaskRun]:
+    found: list[TaskRun] = []
+    while True:
+        page = store.list_task_runs(flow_run_id=flow_run_id, limit=_PAGE, offset=len(found))
+        found.extend(page)
+        if len(page) < _PAGE:
+            return found
+
+
+def print_summary(run: FlowRun, task_runs: list[TaskRun]) -> None:
+    """The task runs table (long maps are cut to their problems) and the final state."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    out = console()
+    shown = task_runs
+    hidden = 0
+    if len(task_runs) > MAX_SUMMARY_ROWS:
+        problems = [t for t in task_runs if t.state_type.value != "COMPLETED"]
+        shown = problems[:MAX_SUMMARY_ROWS]
+        hidden = len(task_runs) - len(shown)
+    if task_runs:
+        table = Table(title=f"Task runs of {run.name}", title_justify="left")
+        table.add_column("Task run")
+        table.add_column("State")
+        table.add_column("Duration", justify="right")
+        table.add_column("Retries", justify="right")
+        for task_run in shown:
+            table.add_row(task_run.name, state_text(task_run.state_type, task_run.state_name),
+                          fmt_duration(task_run.duration), str(retries_used(task_run)))
+        if hidden:
+            counts: dict[str, int] = {}
+            for task_run in task_runs:
+                counts[task_run.state_name] = counts.get(task_run.state_name, 0) + 1
+            detail = ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
+            table.add_row(f"... {hidden} more ({detail})", "", "", "")
+        out.print(table)
+    duration = fmt_duration(run.duration)
+    out.print("Flow run ", f"[bold]{escape(run.name)}[/bold] finished: ",
+              state_text(run.state_type, run.state_name), f" in {duration}", sep="")
+
+
+def print_failure(run: FlowRun, task_runs: list[TaskRun]) -> None:
+    """Why the run did not complete: its state message and the task run that failed."""
+    out = console()
+    from rich.markup import escape
+
+    if run.state_message:
+        out.print(f"[bold red]Reason:[/bold red] {escape(one_line(run.state_message, 600))}")
+    failed = sorted((t for t in task_runs if t.state_type.value in ("FAILED", "CRASHED")),
+                    key=lambda t: (t.state_type.value != "FAILED", t.end_ts or t.state_ts))
+    if failed:
+        task_run = failed[0]
+        out.print(f"[bold red]Failed task run:[/bold red] {escape(task_run.name)} "
+                  f"({task_run.state_name}): {escape(one_line(task_run.state_message, 600))}")
+    out.print(f"Details: orkest flow-run inspect {run.id}")
+
+
+def adopt(run: FlowRun) -> None:
+    """Make this process the run's owner on the record (rerun in another process)."""
+    from orkest.services.reaper import HOSTNAME
+
+    run.hostname = HOSTNAME
+    run.pid = os.getpid()
+    run.heartbeat_ts = time.time()

@@ -1,0 +1,132 @@
+"""The reaper: flow runs whose owning process is gone are marked CRASHED.
+
+A flow run in an active state is driven by exactly one process, which the record names
+(hostname, pid) and which heartbeats it. When that process dies without a word (`kill -9`,
+a power cut, an OOM kill) nothing else would ever finish the run, so it would show RUNNING
+forever. The owner is considered alive when:
+- it runs on this machine and its pid exists (and is not a zombie), or
+- it runs on another machine and showed a sign of life less than 90 s ago: a heartbeat or
+  a state change (both are written by the owner; heartbeats come every 10 s).
+
+`reap_orphans(store, now)` is the tick: one indexed query for active flow runs, then a
+transition per orphan. The transitions use policies that only ever move an unfinished run,
+so a run that finishes while the reaper looks at it keeps its real outcome.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from orkest.core.records import FlowRun, TaskRun
+from orkest.core.states import ACTIVE_TYPES, TERMINAL_TYPES, Crashed, State, StateType
+from orkest.core.transitions import Policy
+from orkest.errors import InvalidStateTransition, ObjectNotFound
+
+HOSTNAME = socket.gethostname()
+HEARTBEAT_TIMEOUT_SECONDS = 90.0
+_PAGE = 500
+
+UNFINISHED_TYPES = tuple(t for t in StateType if t not in TERMINAL_TYPES)
+
+
+def finishing_policy(target: StateType) -> Policy:
+    """Any unfinished state may move to `target`; a finished one never (lost-race guard)."""
+    return Policy(f"finish-as-{target.value.lower()}",
+                  {t: frozenset({target}) for t in UNFINISHED_TYPES})
+
+
+REAPER_POLICY = finishing_policy(StateType.CRASHED)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this machine (a zombie does not count)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, it is just someone else's
+    except OSError:
+        return False
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed child its parent has not waited for yet still answers kill(pid, 0)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return False  # no /proc (macOS): trust kill()
+    return stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3] in (b"Z", b"X")
+
+
+def last_sign_of_life(run: FlowRun) -> float | None:
+    """The newest time the owner wrote something about the run (heartbeat or state)."""
+    times = [t for t in (run.heartbeat_ts, run.state_ts) if t is not None]
+    return max(times) if times else None
+
+
+def owner_alive(run: FlowRun, now: float, *, hostname: str = HOSTNAME,
+                is_alive: Callable[[int], bool] = pid_alive) -> bool:
+    """Whether the process that owns `run` still exists (see the module docstring)."""
+    if run.hostname is not None and run.hostname == hostname and run.pid is not None:
+        return is_alive(run.pid)
+    seen = last_sign_of_life(run)
+    return seen is not None and now - seen < HEARTBEAT_TIMEOUT_SECONDS
+
+
+def owner_label(run: FlowRun) -> str:
+    return f"Process {run.pid if run.pid is not None else '?'} on {run.hostname or '?'}"
+
+
+def unfinished_task_runs(store: Any, flow_run_id: str) -> list[TaskRun]:
+    found: list[TaskRun] = []
+    while True:
+        page = store.list_task_runs(flow_run_id=flow_run_id, state_types=UNFINISHED_TYPES,
+                                    limit=_PAGE, offset=len(found))
+        found.extend(page)
+        if len(page) < _PAGE:
+            return found
+
+
+def finish_task_runs(store: Any, flow_run_id: str, make_state: Callable[[], State]) -> list[str]:
+    """Move every unfinished task run of a flow run to `make_state()`; the ids moved."""
+    moved: list[str] = []
+    for task_run in unfinished_task_runs(store, flow_run_id):
+        state = make_state()
+        try:
+            store.set_state(task_run.id, "task", state, finishing_policy(state.type))
+        except (InvalidStateTransition, ObjectNotFound):
+            continue  # it finished (or vanished) meanwhile: its own outcome stands
+        moved.append(task_run.id)
+    return moved
+
+
+def reap_orphans(store: Any, now: float, *, hostname: str = HOSTNAME,
+                 is_alive: Callable[[int], bool] = pid_alive) -> list[str]:
+    """Mark active flow runs whose owner is gone CRASHED (their task runs too); their ids."""
+    active: list[FlowRun] = []
+    while True:
+        page = store.list_flow_runs(state_types=sorted(ACTIVE_TYPES), limit=_PAGE,
+                                    offset=len(active))
+        active.extend(page)
+        if len(page) < _PAGE:
+            break
+    reaped: list[str] = []
+    for run in active:
+        if owner_alive(run, now, hostname=hostname, is_alive=is_alive):
+            continue
+        message = f"{owner_label(run)} is gone"
+        try:
+            store.set_state(run.id, "flow", Crashed(message=message, ts=now), REAPER_POLICY)
+        except (InvalidStateTransition, ObjectNotFound):
+            continue
+        finish_task_runs(store, run.id, lambda message=message: Crashed(message=message))
+        reaped.append(run.id)
+    return reaped
