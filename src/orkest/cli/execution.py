@@ -126,6 +126,22 @@ def check_params(flow: Flow, raw: dict[str, Any]) -> dict[str, Any]:
 
 # -- driving a run ----------------------------------------------------------------------
 
+def start(flow: Flow, entrypoint: str, raw: dict[str, Any]) -> FlowRun:
+    """Check the parameters, create the run and drive it; the run, if it completed.
+
+    Nothing is stored when the parameters are invalid (exit 2).
+    """
+    from orkest.engine.flow_run import new_flow_run
+    from orkest.services.reaper import reap_orphans
+    from orkest.store import open_store
+
+    params = check_params(flow, raw)
+    reap_orphans(open_store(), time.time())
+    run = new_flow_run(flow, params, None, entrypoint=entrypoint)
+    execute(flow, params, run)
+    return run
+
+
 def execute(flow: Flow, params: dict[str, Any], run: FlowRun, *,
             prior: dict[tuple[str, str], TaskRun] | None = None,
             is_rerun: bool = False) -> None:
@@ -134,11 +150,11 @@ def execute(flow: Flow, params: dict[str, Any], run: FlowRun, *,
     A run that did not complete exits 1 here, after its failure reason; Ctrl-C and SIGTERM
     exit 130/143 after the engine has recorded the run CRASHED.
     """
+    from rich.markup import escape
+
     from orkest.cli.progress import RunProgress
     from orkest.engine import current_recorder, start_flow_run
     from orkest.errors import TerminationSignal
-
-    from rich.markup import escape
 
     out = console()
     verb = "Rerunning" if is_rerun else "Running"

@@ -74,12 +74,13 @@ def print_json(value: Any) -> None:
 
 
 def jsonable(value: Any) -> Any:
-    """Records and containers as JSON-ready values; `*_ts` fields become ISO-8601 UTC."""
+    """Records and containers as JSON-ready values; `ts`, `*_ts` fields become ISO-8601 UTC."""
     if is_dataclass(value) and not isinstance(value, type):
         out: dict[str, Any] = {}
         for field in fields(value):
             item = getattr(value, field.name)
-            if field.name.endswith("_ts") and isinstance(item, int | float):
+            is_time = field.name == "ts" or field.name.endswith("_ts")
+            if is_time and isinstance(item, int | float):
                 out[field.name] = iso(item)
             else:
                 out[field.name] = jsonable(item)

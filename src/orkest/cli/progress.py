@@ -14,7 +14,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from orkest.cli.output import fmt_clock, fmt_duration, retries_used, state_text
+from orkest.cli.output import fmt_clock, fmt_duration, one_line, retries_used, state_text
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -30,6 +30,7 @@ MAX_PLAIN_LINES = 200
 _ORDER = {"RUNNING": 0, "AWAITING_RETRY": 1, "CANCELLING": 2, "PAUSED": 3, "PENDING": 4,
           "SCHEDULED": 5}
 _PROBLEMS = {"FAILED", "CRASHED", "CANCELLED"}
+_EXPLAINED = _PROBLEMS | {"AWAITING_RETRY"}
 
 
 class RunProgress:
@@ -134,7 +135,7 @@ class RunProgress:
             self._emit_plain()
 
     def _emit_plain(self) -> None:
-        lines: list[str] = []
+        lines: list[tuple[float, str]] = []
         with self._lock:
             runs = list(self._tasks.values())
         flow = self.flow_run
@@ -142,9 +143,9 @@ class RunProgress:
         if self._printed.get(flow.id) != flow_seen:
             self._printed[flow.id] = flow_seen
             if flow_seen[0] != "PENDING":
-                lines.append(f"{fmt_clock(flow.state_ts)}  flow run {flow.name}  "
-                             f"{flow.state_name}{_flow_hint(flow)}")
-        for run in sorted(runs, key=lambda r: r.state_ts):
+                lines.append((flow.state_ts, f"{fmt_clock(flow.state_ts)}  flow run {flow.name}"
+                                             f"  {flow.state_name}{_flow_hint(flow)}"))
+        for run in runs:
             seen = (run.state_type.value, run.state_name)
             if self._printed.get(run.id) == seen or seen[0] in ("PENDING", "SCHEDULED"):
                 continue
@@ -152,14 +153,17 @@ class RunProgress:
             if self._plain_lines >= MAX_PLAIN_LINES and seen[0] not in _PROBLEMS:
                 continue
             self._plain_lines += 1
-            message = f": {run.state_message}" if seen[0] in _PROBLEMS and run.state_message \
-                else ""
-            lines.append(f"{fmt_clock(run.state_ts)}  {run.name}  {run.state_name}{message}")
+            message = f": {one_line(run.state_message)}" if seen[0] in _EXPLAINED \
+                and run.state_message else ""
+            lines.append((run.state_ts, f"{fmt_clock(run.state_ts)}  {run.name}  "
+                                        f"{run.state_name}{message}"))
             if self._plain_lines == MAX_PLAIN_LINES:
-                lines.append("... more task runs: only failures are printed from now on")
+                lines.append((run.state_ts, "... more task runs: only failures are printed "
+                                            "from now on"))
+        lines.sort(key=lambda item: item[0])
         if lines:
             try:
-                sys.stdout.write("\n".join(lines) + "\n")
+                sys.stdout.write("".join(line + "\n" for _, line in lines))
                 sys.stdout.flush()
             except (OSError, ValueError):  # a closed pipe must not break the run
                 pass
@@ -168,8 +172,8 @@ class RunProgress:
 def _flow_hint(flow: FlowRun) -> str:
     """What a person watching should know about the flow run's own state."""
     if flow.state_type.value == "PAUSED":
-        return (f": {flow.state_message or 'paused'} - resume with: "
+        return (f": {one_line(flow.state_message) or 'paused'} - resume with: "
                 f"orkest flow-run resume {flow.id}")
     if flow.state_type.value in ("AWAITING_RETRY", "CANCELLING") and flow.state_message:
-        return f": {flow.state_message}"
+        return f": {one_line(flow.state_message)}"
     return ""

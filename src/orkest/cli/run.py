@@ -17,16 +17,8 @@ def run_command(target: str, params: tuple[str, ...]) -> None:
     run completed, 1 when it did not, 2 for an unknown target or invalid parameters,
     130 on Ctrl-C (the run is recorded CRASHED).
     """
-    import time
-
-    from orkest.cli.execution import check_params, execute, load_flow, parse_params
-    from orkest.engine.flow_run import new_flow_run
-    from orkest.services.reaper import reap_orphans
-    from orkest.store import open_store
+    from orkest.cli.execution import load_flow, parse_params, start
 
     raw = parse_params(params)
     flow, entrypoint = load_flow(target)
-    values = check_params(flow, raw)
-    reap_orphans(open_store(), time.time())
-    run = new_flow_run(flow, values, None, entrypoint=entrypoint)
-    execute(flow, values, run)
+    start(flow, entrypoint, raw)

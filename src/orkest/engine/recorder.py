@@ -18,6 +18,7 @@ import os
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -75,14 +76,24 @@ RequestHandler = Callable[[str, Any], None]
 
 
 class Recorder:
-    """Batches records for one store and writes them in the background."""
+    """Batches records for one store and writes them in the background.
+
+    Producers only append to deques (atomic in CPython, no lock): a task run's records
+    never wait for a lock that the writer or another task holds.
+    """
 
     def __init__(self, store: Any) -> None:
         self.store = store
-        self._lock = threading.Lock()  # guards _batch and the pending indexes
-        self._write_lock = threading.Lock()  # keeps batches in order
-        self._batch = Batch()
+        self._flow_runs: deque[FlowRun] = deque()
+        self._task_runs: deque[TaskRun] = deque()
+        self._states: deque[StateRecord] = deque()
+        self._logs: deque[LogLine] = deque()
+        self._results: deque[ResultBlob] = deque()
+        self._cache: deque[CacheEntry] = deque()
         self._pending_results: dict[str, ResultBlob] = {}
+        self._unwritten: Batch | None = None  # a batch whose write failed, retried first
+        self._write_lock = threading.Lock()  # one writer at a time keeps batches in order
+        self._start_lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._owned: dict[str, RequestHandler] = {}  # flow runs this process drives
@@ -108,120 +119,117 @@ class Recorder:
 
     # -- the sink ---------------------------------------------------------------------
     def flow_run(self, run: FlowRun) -> None:
-        with self._lock:
-            self._batch.flow_runs[run.id] = run
-        self._ensure_thread()
+        self._flow_runs.append(run)
+        if self._thread is None:
+            self._ensure_thread()
         if self._listeners:
             self._notify("flow", run)
 
     def task_run(self, run: TaskRun) -> None:
-        with self._lock:
-            self._batch.task_runs[run.id] = run
+        self._task_runs.append(run)
         if self._listeners:
             self._notify("task", run)
 
     def state(self, record: StateRecord) -> None:
-        with self._lock:
-            self._batch.states.append(record)
+        self._states.append(record)
 
     def log(self, line: LogLine) -> None:
-        with self._lock:
-            self._batch.logs.append(line)
+        self._logs.append(line)
 
     def result(self, blob: ResultBlob) -> None:
-        with self._lock:
-            self._batch.results.append(blob)
-            self._pending_results[blob.key] = blob
+        self._pending_results[blob.key] = blob
+        self._results.append(blob)
 
     def cache(self, entry: CacheEntry) -> None:
-        with self._lock:
-            self._batch.cache.append(entry)
+        self._cache.append(entry)
 
     def absorb(self, batch: Batch) -> None:
         """Take a batch made elsewhere (a child process) as if recorded here."""
-        with self._lock:
-            mine = self._batch
-            mine.flow_runs.update(batch.flow_runs)
-            mine.task_runs.update(batch.task_runs)
-            mine.states.extend(batch.states)
-            mine.logs.extend(batch.logs)
-            mine.results.extend(batch.results)
-            mine.cache.extend(batch.cache)
-            for blob in batch.results:
-                self._pending_results[blob.key] = blob
-        self._ensure_thread()
+        for blob in batch.results:
+            self._pending_results[blob.key] = blob
+        self._flow_runs.extend(batch.flow_runs.values())
+        self._task_runs.extend(batch.task_runs.values())
+        self._states.extend(batch.states)
+        self._logs.extend(batch.logs)
+        self._results.extend(batch.results)
+        self._cache.extend(batch.cache)
+        if self._thread is None:
+            self._ensure_thread()
         if self._listeners:
             for run in batch.task_runs.values():
                 self._notify("task", run)
 
     # -- reads that must see what is not written yet ----------------------------------
     def pending_result(self, key: str) -> ResultBlob | None:
-        with self._lock:
-            return self._pending_results.get(key)
+        return self._pending_results.get(key)
 
     def lookup_cache(self, key: str, now: float) -> CacheEntry | None:
-        with self._lock:
-            for entry in reversed(self._batch.cache):
-                if entry.key == key and (entry.expires_ts is None or entry.expires_ts > now):
-                    return entry
+        unwritten = list(self._cache)
+        if self._unwritten is not None:
+            unwritten = self._unwritten.cache + unwritten
+        for entry in reversed(unwritten):
+            if entry.key == key and (entry.expires_ts is None or entry.expires_ts > now):
+                return entry
         return self.store.lookup_cache(key, now)
 
     # -- ownership of flow runs (requests, heartbeats) --------------------------------
     def own(self, flow_run_id: str, handler: RequestHandler) -> None:
-        with self._lock:
-            self._owned[flow_run_id] = handler
-        self._ensure_thread()
+        self._owned[flow_run_id] = handler
+        if self._thread is None:
+            self._ensure_thread()
 
     def disown(self, flow_run_id: str) -> None:
-        with self._lock:
-            self._owned.pop(flow_run_id, None)
+        self._owned.pop(flow_run_id, None)
 
     # -- writing ----------------------------------------------------------------------
+    def _drain(self) -> Batch:
+        batch = self._unwritten or Batch()
+        self._unwritten = None
+        # Snapshots first: a state record drained now belongs to a run whose snapshot was
+        # appended before it, so the row exists by the time the state is written.
+        _drain_into(self._flow_runs, batch.flow_runs)
+        _drain_into(self._task_runs, batch.task_runs)
+        for source, target in ((self._states, batch.states), (self._logs, batch.logs),
+                               (self._results, batch.results), (self._cache, batch.cache)):
+            popleft, append = source.popleft, target.append
+            for _ in range(len(source)):
+                append(popleft())
+        return batch
+
     def flush(self) -> None:
         """Write everything recorded so far; raise StoreError if the store keeps failing."""
         with self._write_lock:
-            with self._lock:
-                batch, self._batch = self._batch, Batch()
+            batch = self._drain()
             if not len(batch):
                 return
+            error: Exception | None = None
             for attempt in range(5):
                 try:
                     self.store.write(batch)
-                    self._failures = 0
+                    error = None
                     break
                 except Exception as exc:  # noqa: BLE001 - keep the batch, report below
                     error = exc
                     time.sleep(0.05 * (attempt + 1))
-            else:
+            if error is not None:
                 self._failures += 1
-                self._requeue(batch)
+                self._unwritten = batch
                 raise StoreError(
                     f"Cannot write runs to the store ({error}); {len(batch)} records are kept "
                     "in memory and retried"
                 ) from error
-            with self._lock:
-                for blob in batch.results:
-                    if self._pending_results.get(blob.key) is blob:
-                        del self._pending_results[blob.key]
-
-    def _requeue(self, batch: Batch) -> None:
-        with self._lock:
-            newer = self._batch
-            batch.flow_runs.update(newer.flow_runs)
-            batch.task_runs.update(newer.task_runs)
-            batch.states.extend(newer.states)
-            batch.logs.extend(newer.logs)
-            batch.results.extend(newer.results)
-            batch.cache.extend(newer.cache)
-            self._batch = batch
+            self._failures = 0
+            pending = self._pending_results
+            for blob in batch.results:
+                if pending.get(blob.key) is blob:
+                    pending.pop(blob.key, None)
 
     def _ensure_thread(self) -> None:
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._loop, name="orkest-recorder",
-                                                    daemon=True)
-                    self._thread.start()
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="orkest-recorder",
+                                                daemon=True)
+                self._thread.start()
 
     def _loop(self) -> None:
         while not self._closed:
@@ -238,8 +246,7 @@ class Recorder:
                 self._service_owned(time.time())
 
     def _service_owned(self, now: float) -> None:
-        with self._lock:
-            owned = dict(self._owned)
+        owned = dict(self._owned)
         try:
             if now - self._last_poll >= POLL_SECONDS:
                 self._last_poll = now
@@ -259,6 +266,13 @@ class Recorder:
         finally:
             self._closed = True
             self._wake.set()
+
+
+def _drain_into(source: deque, target: dict[str, Any]) -> None:
+    popleft = source.popleft
+    for _ in range(len(source)):
+        run = popleft()
+        target[run.id] = run
 
 
 _recorders: dict[tuple[int, str], Recorder] = {}

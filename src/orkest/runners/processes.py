@@ -12,13 +12,14 @@ LIVE_SECONDS while a task runs, so logs show up live; the rest with the final st
 the parent's recorder writes them, with the parent's own TaskRun object in them.
 
 Messages (parent -> child: a cloudpickled TaskRunJob, or b"" to stop; child -> parent:
-pickled tuples): ("ready",) | ("attempt", timeout or None) | ("records", batch) |
+pickled tuples): ("ready",) | ("running", timeout, batch) | ("attempt",) | ("records", batch) |
 ("done", type, name, message, ts, result_ref, data, batch) | ("error", message, tb, batch).
 """
 
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import json
 import logging
 import multiprocessing
@@ -33,7 +34,6 @@ import time
 import traceback
 import weakref
 from collections import deque
-from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
@@ -41,19 +41,24 @@ import cloudpickle
 
 from orkest.core import results as codec
 from orkest.core.records import WriteBatch
-from orkest.core.states import TERMINAL_TYPES, Cancelled, Crashed, Failed, State, StateType, \
-    TimedOut
+from orkest.core.states import (
+    TERMINAL_TYPES,
+    Cancelled,
+    Crashed,
+    Failed,
+    State,
+    StateType,
+    TimedOut,
+)
 from orkest.engine.recorder import BufferSink
-from orkest.engine.task_run import describe_error, execute, set_task_state
-from orkest.errors import CancelledRun, InvalidStateTransition, SerializationError, \
-    TaskTimeoutError
+from orkest.engine.task_run import TaskRunJob, describe_error, execute, set_task_state
+from orkest.errors import CancelledRun, InvalidStateTransition, SerializationError, TaskTimeoutError
 from orkest.runners.base import OnDone, TaskRunner
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
 
     from orkest.engine.context import FlowRunContext
-    from orkest.engine.task_run import TaskRunJob
 
 LIVE_SECONDS = 0.5  # how often a child ships the records of a running task
 GRACE_SECONDS = 2.0  # past a timeout, how long a child may take to report before it is killed
@@ -116,7 +121,7 @@ class ProcessPoolRunner(TaskRunner):
         return f"ProcessPoolRunner(max_workers={self.max_workers})"
 
 
-@dataclass(eq=False, slots=True)
+@dataclasses.dataclass(eq=False, slots=True)
 class _Slot:
     """One job handed to the runner, with where its records and final state go."""
 
@@ -126,7 +131,8 @@ class _Slot:
 
 
 class _Worker:
-    __slots__ = ("process", "conn", "ready", "slot", "deadline", "kill_reason", "reading")
+    __slots__ = ("process", "conn", "ready", "slot", "deadline", "kill_reason", "reading",
+                 "tasks")
 
     def __init__(self, process: BaseProcess, conn: Connection) -> None:
         self.process = process
@@ -136,6 +142,7 @@ class _Worker:
         self.deadline: float | None = None  # monotonic time at which it is killed
         self.kill_reason: str | None = None  # "timeout" | "cancel" | "shutdown" | "lost"
         self.reading = True  # False once the pipe reported EOF
+        self.tasks: set[int] = set()  # tokens of the tasks this worker has loaded
 
 
 _live_pools: weakref.WeakSet[_Pool] = weakref.WeakSet()
@@ -158,6 +165,7 @@ class _Pool:
         self.stopping = False
         self.workers: list[_Worker] = []
         self.boot_failures = 0
+        self._tasks: dict[int, tuple[Any, bytes, int]] = {}  # id(task) -> task, bytes, token
         self._mp = multiprocessing.get_context("spawn")
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -269,10 +277,12 @@ class _Pool:
             if slot.ctx.cancel_event.is_set():
                 self._force(slot, Cancelled(message="Flow run was cancelled"))
                 continue
-            payload = self._pack(slot)
-            if payload is None:
+            worker = idle[-1]
+            packed = self._pack(slot, worker)
+            if packed is None:
                 continue
-            worker = idle.pop()
+            payload, token = packed
+            idle.pop()
             try:
                 worker.conn.send_bytes(payload)
             except OSError:  # it just died: the job goes back, the sentinel reaps the worker
@@ -281,6 +291,7 @@ class _Pool:
                 self._kill(worker, "lost")
                 continue
             worker.slot = slot
+            worker.tasks.add(token)
         with self.lock:
             waiting = len(self.queue)
         booting = sum(1 for w in self.workers if not w.ready)
@@ -296,10 +307,26 @@ class _Pool:
         child_end.close()
         self.workers.append(_Worker(process, parent_end))
 
-    def _pack(self, slot: _Slot) -> bytes | None:
+    def _pack(self, slot: _Slot, worker: _Worker) -> tuple[bytes, int] | None:
+        """The job's bytes; its task travels once per worker (map() sends one task N times)."""
+        job = slot.job
         try:
             _ship_user_modules_by_value()
-            return cloudpickle.dumps(slot.job, protocol=_PROTOCOL)
+            known = self._tasks.get(id(job.task))
+            if known is None or known[0] is not job.task:
+                known = self._tasks[id(job.task)] = (
+                    job.task, cloudpickle.dumps(job.task, protocol=_PROTOCOL), len(self._tasks))
+            _, task_bytes, token = known
+            fresh = None if token in worker.tasks else task_bytes
+            # Plain pickle (C, fast) for the engine's records; cloudpickle for user values.
+            rest = {f.name: getattr(job, f.name) for f in dataclasses.fields(job)
+                    if f.name not in ("task", "args", "kwargs")}
+            try:
+                rest_bytes = pickle.dumps(rest, protocol=_PROTOCOL)
+            except Exception:  # noqa: BLE001 - a field plain pickle cannot handle
+                rest_bytes = cloudpickle.dumps(rest, protocol=_PROTOCOL)
+            values = cloudpickle.dumps((job.args, job.kwargs), protocol=_PROTOCOL)
+            return pickle.dumps((token, fresh, rest_bytes, values), protocol=_PROTOCOL), token
         except Exception as exc:  # noqa: BLE001 - an unpicklable argument fails this run only
             error = SerializationError(
                 f"Task run {slot.job.task_run.name!r} cannot be sent to a worker process: "
@@ -307,10 +334,13 @@ class _Pool:
             self._force(slot, Failed(message=str(error), data=error), error)
             return None
 
-    def _read(self, worker: _Worker) -> None:
+    def _read(self, worker: _Worker, drain: bool = False) -> None:
+        """One message (wait() reports the pipe again if there is more), or all if `drain`."""
         try:
-            while worker.conn.poll():
+            while True:
                 self._handle(worker, pickle.loads(worker.conn.recv_bytes()))
+                if not drain or not worker.conn.poll():
+                    return
         except (EOFError, OSError):
             worker.reading = False  # dying: its sentinel says when it is gone
         except Exception as exc:  # noqa: BLE001 - a garbled message: stop that worker
@@ -323,12 +353,15 @@ class _Pool:
         if kind == "ready":
             worker.ready = True
             self.boot_failures = 0
-        elif kind == "attempt":
-            seconds = message[1]
-            worker.deadline = None if seconds is None else (
-                time.monotonic() + seconds + GRACE_SECONDS)
+        elif kind == "attempt":  # an attempt with a timeout ended: no deadline meanwhile
+            worker.deadline = None
         elif slot is None:
             return
+        elif kind == "running":
+            _, seconds, batch = message
+            if seconds is not None:
+                worker.deadline = time.monotonic() + seconds + GRACE_SECONDS
+            _absorb(slot, batch, final=False)
         elif kind == "records":
             _absorb(slot, message[1], final=False)
         elif kind == "done":
@@ -344,13 +377,14 @@ class _Pool:
         elif kind == "error":  # the job could not be loaded, or the engine itself failed
             worker.slot, worker.deadline = None, None
             _, text, tb, batch = message
+            worker.tasks.clear()  # if its task failed to load, send it again next time
             _absorb(slot, batch, final=True)
             slot.job.task_run.failure_traceback = tb
             self._force(slot, Crashed(message=text))
 
     def _on_exit(self, worker: _Worker) -> None:
-        if worker.reading:
-            self._read(worker)  # what it said before it died
+        if worker.reading and worker.conn.poll():
+            self._read(worker, drain=True)  # what it said before it died
         worker.process.join(1.0)
         code = worker.process.exitcode
         self.workers.remove(worker)
@@ -520,30 +554,27 @@ class _ChildSink(BufferSink):
         self.conn = conn
         self.lock = threading.Lock()  # guards self.batch
         self.send_lock = threading.Lock()  # one message at a time, taken and sent in order
-        self.run_id: str | None = None
+        self.run: Any = None
         self.timeout: float | None = None
         self.held = False  # the final state is recorded: the rest travels with "done"
 
     def begin(self, job: TaskRunJob) -> None:
-        self.run_id, self.timeout = job.task_run.id, job.task.options.timeout_seconds
+        self.run, self.timeout = job.task_run, job.task.options.timeout_seconds
 
     def send(self, message: tuple) -> None:
         data = pickle.dumps(message, protocol=_PROTOCOL)
         with self.send_lock:
             self.conn.send_bytes(data)
 
-    def ship(self) -> None:
+    def ship(self, head: tuple = ("records",), final: bool = False) -> None:
+        """Send what was recorded so far after `head`; taken and sent under one lock."""
         with self.send_lock:
             with self.lock:
-                if self.held or not len(self.batch):
+                if not final and head[0] == "records" and (self.held or not len(self.batch)):
                     return
                 batch = self.take()
-            self.conn.send_bytes(pickle.dumps(("records", batch), protocol=_PROTOCOL))
-
-    def finish(self, head: tuple) -> None:
-        with self.send_lock:
-            with self.lock:
-                batch, self.held = self.take(), False
+                if final:
+                    self.held = False
             self.conn.send_bytes(pickle.dumps((*head, batch), protocol=_PROTOCOL))
 
     def task_run(self, run: Any) -> None:
@@ -551,13 +582,20 @@ class _ChildSink(BufferSink):
             self.batch.task_runs[run.id] = run
 
     def state(self, record: Any) -> None:
+        run = self.run
         with self.lock:
             self.batch.states.append(record)
-            if record.type in TERMINAL_TYPES and record.run_id == self.run_id:
+            if run is None or record.run_id != run.id:
+                return
+            if record.type in TERMINAL_TYPES:
                 self.held = True
-        if self.timeout is not None and record.run_id == self.run_id:
-            running = record.type is StateType.RUNNING
-            self.send(("attempt", self.timeout if running else None))
+            elif record.type is StateType.RUNNING:
+                self.batch.task_runs[run.id] = run  # already RUNNING: set before this call
+        if record.type is StateType.RUNNING:
+            # At once: the store shows it running, and a kill cannot lose that history.
+            self.ship(("running", self.timeout))
+        elif self.timeout is not None:
+            self.send(("attempt",))  # not running: no deadline while it waits
 
     def log(self, line: Any) -> None:
         with self.lock:
@@ -579,6 +617,7 @@ def _child_main(conn: Connection) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     sink = _ChildSink(conn)
+    tasks: dict[int, Any] = {}  # token -> Task, as sent once by the parent
     threading.Thread(target=_ship_live, args=(sink, os.getppid()), name="orkest-ship",
                      daemon=True).start()
     sink.send(("ready",))
@@ -590,10 +629,14 @@ def _child_main(conn: Connection) -> None:
         if not data:
             return
         try:
-            job = cloudpickle.loads(data)
+            token, task_bytes, rest, values = pickle.loads(data)
+            if task_bytes is not None:
+                tasks[token] = pickle.loads(task_bytes)
+            args, kwargs = pickle.loads(values)
+            job = TaskRunJob(task=tasks[token], args=args, kwargs=kwargs, **pickle.loads(rest))
         except BaseException as exc:  # noqa: BLE001 - e.g. a module missing in the child
-            sink.finish(("error", f"Cannot load the task run in a worker process: "
-                                  f"{describe_error(exc)}", traceback.format_exc()))
+            sink.ship(("error", f"Cannot load the task run in a worker process: "
+                                f"{describe_error(exc)}", traceback.format_exc()), final=True)
             continue
         sink.begin(job)
         try:
@@ -603,7 +646,7 @@ def _child_main(conn: Connection) -> None:
             head = _final_message(job, state, sink)
         except BaseException as exc:  # noqa: BLE001 - the engine failed: report, stay alive
             head = ("error", f"Worker error: {describe_error(exc)}", traceback.format_exc())
-        sink.finish(head)
+        sink.ship(head, final=True)
         sys.stdout.flush()
 
 

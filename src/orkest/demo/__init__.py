@@ -1,0 +1,1 @@
+"""The bundled demo flow that `orkest demo` runs (see etl.py)."""
