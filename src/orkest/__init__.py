@@ -1,15 +1,16 @@
 """orkest: workflow automation and orchestration.
 
-Public names only; nothing happens at import (no database, no thread, no network).
+Public names only; nothing happens at import (no database, no thread, no network), and
+the engine itself loads on the first flow or task call.
 """
 
-from orkest import engine as _engine
+from typing import Any
+
+from orkest.core.context import install_engine as _install_engine
 from orkest.core.flows import Flow, flow
 from orkest.core.futures import TaskFuture, unmapped
 from orkest.core.states import State, StateType
 from orkest.core.tasks import Task, task
-from orkest.engine.logs import get_run_logger
-from orkest.engine.pause import pause_flow_run
 
 __version__ = "0.1.0"
 
@@ -26,4 +27,28 @@ __all__ = [
     "unmapped",
 ]
 
-_engine.install()
+# Names that live in the engine (L4) are imported on first access.
+_LAZY = {
+    "get_run_logger": "orkest.engine.logs",
+    "pause_flow_run": "orkest.engine.pause",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'orkest' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def _build_engine() -> Any:
+    import orkest.engine
+
+    return orkest.engine.install()
+
+
+_install_engine(factory=_build_engine)

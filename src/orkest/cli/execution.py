@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -132,11 +136,10 @@ def start(flow: Flow, entrypoint: str, raw: dict[str, Any]) -> FlowRun:
     Nothing is stored when the parameters are invalid (exit 2).
     """
     from orkest.engine.flow_run import new_flow_run
-    from orkest.services.reaper import reap_orphans
     from orkest.store import open_store
 
     params = check_params(flow, raw)
-    reap_orphans(open_store(), time.time())
+    reap_quietly(open_store())
     run = new_flow_run(flow, params, None, entrypoint=entrypoint)
     execute(flow, params, run)
     return run
@@ -161,6 +164,7 @@ def execute(flow: Flow, params: dict[str, Any], run: FlowRun, *,
     out.print(f"{verb} flow run [bold]{escape(run.name)}[/bold] ({run.id}) "
               f"of flow {escape(repr(flow.name))}")
     recorder = current_recorder()
+    restore = _patient_sigint()
     try:
         with RunProgress(run, out, recorder):
             state = start_flow_run(flow, params, flow_run=run, prior=prior, is_rerun=is_rerun)
@@ -170,11 +174,42 @@ def execute(flow: Flow, params: dict[str, Any], run: FlowRun, *,
     except TerminationSignal:
         exit_with(f"Terminated: flow run {run.name} ({run.id}) is "
                   f"{run.state_type.value}", EXIT_TERMINATED)
+    finally:
+        restore()
     task_runs = all_task_runs(recorder.store, run.id)
     print_summary(run, task_runs)
     if state.type.value != "COMPLETED":
         print_failure(run, task_runs)
         exit_with(f"Flow run {run.name} ({run.id}) ended {state.type.value}", EXIT_FAILED)
+
+
+def _patient_sigint() -> Callable[[], None]:
+    """Ctrl-C interrupts the run once; a second one while the engine records the crash waits.
+
+    The first Ctrl-C raises KeyboardInterrupt as usual (the engine records CRASHED). A
+    second would interrupt that bookkeeping and lose the record, so it only prints a
+    notice; a third quits at once. Nothing changes if SIGINT is ignored (a background job).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:
+        return lambda: None
+    count = 0
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        nonlocal count
+        count += 1
+        if count == 1:
+            raise KeyboardInterrupt
+        if count == 2:
+            sys.stderr.write("orkest: recording the interrupted run; Ctrl-C again to quit "
+                             "without waiting\n")
+            return
+        os._exit(EXIT_INTERRUPTED)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    return lambda: signal.signal(signal.SIGINT, previous)
 
 
 def all_task_runs(store: Any, flow_run_id: str) -> list[TaskRun]:
@@ -233,6 +268,17 @@ def print_failure(run: FlowRun, task_runs: list[TaskRun]) -> None:
         out.print(f"[bold red]Failed task run:[/bold red] {escape(task_run.name)} "
                   f"({task_run.state_name}): {escape(one_line(task_run.state_message, 600))}")
     out.print(f"Details: orkest flow-run inspect {run.id}")
+
+
+def reap_quietly(store: Any) -> None:
+    """Reap orphans on the way; a store too busy to take the writes must not stop a verb."""
+    from orkest.errors import StoreError
+    from orkest.services.reaper import reap_orphans
+
+    try:
+        reap_orphans(store, time.time())
+    except StoreError:
+        pass
 
 
 def adopt(run: FlowRun) -> None:

@@ -39,13 +39,11 @@ def parse_states(values: tuple[str, ...]) -> list[Any] | None:
 
 
 def open_reaped_store() -> Any:
-    import time
-
-    from orkest.services.reaper import reap_orphans
+    from orkest.cli.execution import reap_quietly
     from orkest.store import open_store
 
     store = open_store()
-    reap_orphans(store, time.time())
+    reap_quietly(store)
     return store
 
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from orkest.errors import ConfigurationError
@@ -32,14 +33,20 @@ class Engine(Protocol):
 
 
 _engine: Engine | None = None
+_engine_factory: Callable[[], Engine] | None = None
 
 
-def install_engine(engine: Engine) -> None:
-    global _engine
-    _engine = engine
+def install_engine(engine: Engine | None = None,
+                   factory: Callable[[], Engine] | None = None) -> None:
+    """Install an engine, or a factory that builds it on first use (keeps import light)."""
+    global _engine, _engine_factory
+    _engine, _engine_factory = engine, factory
 
 
 def get_engine() -> Engine:
+    global _engine
     if _engine is None:
-        raise ConfigurationError("No orkest engine is installed; import orkest first")
+        if _engine_factory is None:
+            raise ConfigurationError("No orkest engine is installed; import orkest first")
+        _engine = _engine_factory()
     return _engine

@@ -9,8 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import inspect
-import uuid
-from pathlib import PurePath
 from typing import Any
 
 from orkest.errors import ParameterValidationError
@@ -125,7 +123,7 @@ def to_jsonable(value: Any, depth: int = 0) -> Any:
         return value.total_seconds()
     if isinstance(value, enum.Enum):
         return to_jsonable(value.value, depth + 1)
-    if isinstance(value, uuid.UUID | PurePath):
+    if hasattr(value, "__fspath__") or type(value).__name__ == "UUID":  # paths, uuids
         return str(value)
     dump = getattr(value, "model_dump", None)
     if callable(dump):

@@ -30,6 +30,10 @@ def install_loader(loader: Callable[[str], Any]) -> None:
 
 def load(result_ref: str) -> Any:
     if _loader is None:
+        from orkest.core.context import get_engine
+
+        get_engine()  # building the engine installs the loader
+    if _loader is None:
         raise SerializationError("No result store is configured to read " + result_ref)
     return _loader(result_ref)
 

@@ -74,6 +74,8 @@ def start_flow_run(flow: Flow, parameters: dict[str, Any], *, flow_run: Any = No
                     is_rerun=is_rerun)
 
 
-def install() -> None:
-    install_engine(LocalEngine())
+def install() -> LocalEngine:
+    engine = LocalEngine()
+    install_engine(engine)
     core_results.install_loader(make_loader(current_recorder))
+    return engine

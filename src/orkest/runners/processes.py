@@ -11,9 +11,11 @@ A child never writes to the store. Its records travel back in batches (every
 LIVE_SECONDS while a task runs, so logs show up live; the rest with the final state) and
 the parent's recorder writes them, with the parent's own TaskRun object in them.
 
-Messages (parent -> child: a cloudpickled TaskRunJob, or b"" to stop; child -> parent:
-pickled tuples): ("ready",) | ("running", timeout, batch) | ("attempt",) | ("records", batch) |
-("done", type, name, message, ts, result_ref, data, batch) | ("error", message, tb, batch).
+Messages. Parent -> child: (task token, the task's bytes the first time this worker sees it,
+the job's other fields, cloudpickled args and kwargs), or b"" to stop. Child -> parent:
+("ready",) | ("running", timeout, batch) | ("attempt",) (a timed attempt ended) |
+("records", batch) | ("done", type, name, message, ts, result_ref, data, batch) |
+("error", message, traceback, batch).
 """
 
 from __future__ import annotations
@@ -312,8 +314,8 @@ class _Pool:
         job = slot.job
         try:
             _ship_user_modules_by_value()
-            known = self._tasks.get(id(job.task))
-            if known is None or known[0] is not job.task:
+            known = self._tasks.get(id(job.task))  # the entry keeps the task: ids stay unique
+            if known is None:
                 known = self._tasks[id(job.task)] = (
                     job.task, cloudpickle.dumps(job.task, protocol=_PROTOCOL), len(self._tasks))
             _, task_bytes, token = known
@@ -389,6 +391,8 @@ class _Pool:
         code = worker.process.exitcode
         self.workers.remove(worker)
         worker.conn.close()
+        if code is not None:
+            worker.process.close()  # its sentinel fd now, not at garbage collection
         slot, worker.slot = worker.slot, None
         if slot is not None:
             self._force(slot, _death_state(worker, slot, code))
