@@ -244,8 +244,10 @@ def print_summary(run: FlowRun, task_runs: list[TaskRun]) -> None:
                           fmt_duration(task_run.duration), str(retries_used(task_run)))
         if hidden:
             counts: dict[str, int] = {}
+            shown_ids = {t.id for t in shown}
             for task_run in task_runs:
-                counts[task_run.state_name] = counts.get(task_run.state_name, 0) + 1
+                if task_run.id not in shown_ids:
+                    counts[task_run.state_name] = counts.get(task_run.state_name, 0) + 1
             detail = ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
             table.add_row(f"... {hidden} more ({detail})", "", "", "")
         out.print(table)

@@ -20,35 +20,42 @@ import time
 from collections.abc import Callable
 
 _INTERRUPT_SIGNAL = signal.SIGUSR2
-_lock = threading.Lock()
 _counter = itertools.count()
 _open: dict[int, Guard] = {}  # thread ident -> innermost open guard
 _pending_main: BaseException | None = None
 _handler_installed = False
+_MAIN_THREAD_ID = threading.main_thread().ident
 
 
 class Guard:
-    """A block of user code that may be interrupted; use as a context manager."""
+    """A block of user code that may be interrupted; use as a context manager.
 
-    __slots__ = ("thread_id", "fired", "previous", "is_main")
+    Each guard has its own lock (a shared one was contended by every pool thread):
+    leaving the block and delivering an interrupt exclude each other, so an interrupt
+    never lands after the block is left.
+    """
+
+    __slots__ = ("thread_id", "fired", "previous", "is_main", "closed", "lock")
 
     def __init__(self) -> None:
         self.thread_id = threading.get_ident()
         self.fired: BaseException | None = None
         self.previous: Guard | None = None
-        self.is_main = threading.current_thread() is threading.main_thread()
+        self.is_main = self.thread_id == _MAIN_THREAD_ID
+        self.closed = False
+        self.lock = threading.Lock()
 
     def __enter__(self) -> Guard:
         if self.is_main:
             _install_handler()
-        with _lock:
-            self.previous = _open.get(self.thread_id)
-            _open[self.thread_id] = self
+        self.previous = _open.get(self.thread_id)
+        _open[self.thread_id] = self
         return self
 
     def __exit__(self, *exc: object) -> None:
         global _pending_main
-        with _lock:
+        with self.lock:
+            self.closed = True
             if self.previous is None:
                 _open.pop(self.thread_id, None)
             else:
@@ -65,8 +72,8 @@ class Guard:
 def interrupt(guard: Guard, exc: BaseException) -> bool:
     """Deliver `exc` into the guarded block if it is still open; True if delivered."""
     global _pending_main
-    with _lock:
-        if _open.get(guard.thread_id) is not guard or guard.fired is not None:
+    with guard.lock:
+        if guard.closed or guard.fired is not None or _open.get(guard.thread_id) is not guard:
             return False
         guard.fired = exc
         if guard.is_main and _handler_installed:
@@ -85,8 +92,7 @@ def _set_async_exc(thread_id: int, exc: BaseException | None) -> None:
 
 def _on_signal(signum: int, frame: object) -> None:
     global _pending_main
-    with _lock:
-        exc, _pending_main = _pending_main, None
+    exc, _pending_main = _pending_main, None
     if exc is not None:
         raise exc
 
