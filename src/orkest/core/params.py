@@ -131,11 +131,15 @@ def to_jsonable(value: Any, depth: int = 0) -> Any:
     return _short(value)
 
 
+_PLAIN = frozenset({type(None), bool, int, float})
+
+
 def summarize(value: Any, depth: int = 0) -> Any:
     """A cheap, bounded description of a task input for the run record (hot path)."""
-    if value is None or isinstance(value, bool | int | float):
+    kind = type(value)
+    if kind in _PLAIN:
         return value
-    if isinstance(value, str):
+    if kind is str:
         return value if len(value) <= 200 else value[:197] + "..."
     run = getattr(value, "task_run", None)
     if run is not None and hasattr(run, "dynamic_key"):

@@ -38,7 +38,11 @@ def _positional_names(task: Task) -> tuple[str, ...]:
 
 def _summarize_inputs(task: Task, args: tuple, kwargs: dict) -> dict[str, Any]:
     names = _positional_names(task)
-    summary = {names[i] if i < len(names) else f"*{i}": summarize(v) for i, v in enumerate(args)}
+    if len(args) <= len(names):
+        summary = {name: summarize(value) for name, value in zip(names, args)}
+    else:
+        summary = {names[i] if i < len(names) else f"*{i}": summarize(v)
+                   for i, v in enumerate(args)}
     for key, value in kwargs.items():
         summary[key] = summarize(value)
     return summary

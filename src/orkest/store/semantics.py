@@ -25,6 +25,8 @@ _encoder = json.JSONEncoder(allow_nan=False, default=str)
 
 def to_json(value: Any) -> str:
     """JSON text for a stored value; never raises."""
+    if not value and type(value) in _EMPTY:  # most tags, parameters, upstream lists
+        return _EMPTY[type(value)]
     try:
         return _encoder.encode(value)
     except (TypeError, ValueError, RecursionError):  # NaN, cycles, non-string keys
@@ -32,6 +34,9 @@ def to_json(value: Any) -> str:
             return _encoder.encode(_jsonable(value))
         except (TypeError, ValueError, RecursionError):
             return _encoder.encode(repr(value))
+
+
+_EMPTY = {list: "[]", dict: "{}"}
 
 
 def json_copy(value: Any) -> Any:
