@@ -25,6 +25,13 @@ def _describe(run: Any) -> str:
     return f"Flow run {run.name} ({run.id})"
 
 
+def _owner(run: Any) -> str:
+    """"process N on HOST", for the middle of a sentence (the host keeps its case)."""
+    from orkest.services.reaper import owner_label
+
+    return "process" + owner_label(run)[len("Process"):]
+
+
 def _wait_for(store: Any, run_id: str, done: Any, timeout: float) -> Any:
     """Poll the stored run until `done(run)` or `timeout`; the last run read."""
     deadline = time.monotonic() + timeout
@@ -71,7 +78,7 @@ def cancel_command(flow_run_id: str, no_wait: bool, timeout: float) -> None:
     store.request_action(run.id, "cancel", "Cancelled from the command line")
     if no_wait:
         console().print(f"Cancellation of {_describe(run)} requested; "
-                        f"{owner_label(run).lower()} will stop it.")
+                        f"{_owner(run)} will stop it.")
         return
     console().print(f"Cancelling {_describe(run)}...")
     final = _wait_for(store, run.id, lambda r: r.state_type in TERMINAL_TYPES, timeout)
@@ -133,7 +140,7 @@ def resume_command(flow_run_id: str, input_json: str | None, timeout: float) -> 
     import json
 
     from orkest.core.states import StateType
-    from orkest.services.reaper import owner_alive, owner_label
+    from orkest.services.reaper import owner_alive
     from orkest.store import open_store
 
     payload = None
@@ -148,7 +155,7 @@ def resume_command(flow_run_id: str, input_json: str | None, timeout: float) -> 
         exit_with(f"{_describe(run)} is {run.state_type.value}, not PAUSED; only a paused "
                   "run can be resumed", EXIT_FAILED)
     if not owner_alive(run, time.time()):
-        exit_with(f"{_describe(run)} is PAUSED but {owner_label(run).lower()} is gone, so "
+        exit_with(f"{_describe(run)} is PAUSED but {_owner(run)} is gone, so "
                   "nothing can resume it (orkest flow-run ls will mark it CRASHED)",
                   EXIT_FAILED)
     paused_at = run.state_ts
@@ -189,7 +196,7 @@ def set_state_command(flow_run_id: str, state: str, message: str | None) -> None
     active = run.state_type in ACTIVE_TYPES
     if active and owner_alive(run, time.time()):
         exit_with(f"{_describe(run)} is {run.state_type.value} in "
-                  f"{owner_label(run).lower()}; cancel it first "
+                  f"{_owner(run)}; cancel it first "
                   f"(orkest flow-run cancel {run.id})", EXIT_FAILED)
     text = message or f"Marked {target.value} by hand"
     updated = store.set_state(run.id, "flow", State(target, message=text), MANUAL_POLICY)

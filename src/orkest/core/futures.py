@@ -76,8 +76,11 @@ class TaskFuture:
         callback(self)
 
     def set_final(self, state: State) -> None:
-        """Called once by the engine when the task run reaches a final state."""
+        """Called by the engine when the task run reaches a final state; the first wins
+        (a task abandoned after a cancel may still report back later)."""
         with _lock:
+            if self._final is not None:
+                return
             self._final = state
             callbacks, self._callbacks = self._callbacks, None
             event = self._event

@@ -62,6 +62,7 @@ class FlowRunControl:
             run.state_message, run.state_ts = state.message, state.ts
             if state.type is StateType.RUNNING and run.start_ts is None:
                 run.start_ts = state.ts
+            run.heartbeat_ts = state.ts  # the snapshot must not move the heartbeat back
             run.end_ts = state.ts if state.type in TERMINAL_TYPES else None
             if state.result_ref is not None:
                 run.result_ref = state.result_ref
@@ -82,6 +83,8 @@ class FlowRunControl:
         if ctx.cancel_event.is_set() or ctx.flow_run.state_type in TERMINAL_TYPES:
             return
         ctx.cancel_event.set()
+        if ctx.flow_run.state_type is StateType.PENDING:
+            return  # not started: the engine sees the event and ends the run CANCELLED
         try:
             self.set_state(Cancelling(message=message))
         except Exception:  # noqa: BLE001, S110 - already finishing: nothing to cancel
@@ -92,6 +95,10 @@ class FlowRunControl:
         if self.flow_guard is not None:
             interrupt(self.flow_guard, signal_exc)
         ctx.runner.cancel_all()
+        # A pool thread stuck in C code cannot be interrupted: after a grace period its
+        # task run is abandoned, which also wakes a flow waiting on it.
+        watchdog.call_at(time.monotonic() + CANCEL_GRACE_SECONDS,
+                         lambda: _abandon_unfinished(ctx))
 
 
 def new_flow_run(flow: Flow, parameters: dict[str, Any], parent: FlowRunContext | None,
@@ -153,6 +160,9 @@ def run_flow(
         attempt = 0
         while True:
             attempt += 1
+            if ctx.cancel_event.is_set():
+                state = control.set_state(Cancelled(message="Cancelled before it started"))
+                break
             run.run_count += 1
             control.set_state(Running())
             runner.start()
@@ -239,6 +249,9 @@ def _call_flow(flow: Flow, parameters: dict[str, Any], ctx: FlowRunContext,
         fired = guard.fired
         error = fired if fired is not None and isinstance(exc, type(fired)) else exc
         if not isinstance(error, KeyboardInterrupt | TerminationSignal):
+            if not isinstance(error, Exception):  # e.g. a test framework's timeout
+                ctx.cancel_event.set()
+                ctx.runner.cancel_all()
             _drain(ctx)
         return None, error
     finally:
@@ -263,10 +276,39 @@ def _crash_unfinished(ctx: FlowRunContext, error: BaseException) -> None:
                 pass
 
 
+CANCEL_GRACE_SECONDS = 5.0
+
+
 def _drain(ctx: FlowRunContext) -> None:
-    """After the flow function failed, let submitted tasks finish (or be cancelled)."""
+    """After the flow function failed, let submitted tasks finish.
+
+    After a cancel or a timeout, tasks get CANCEL_GRACE_SECONDS to stop; a task still
+    blocked after that (a pool thread stuck in C code) is recorded CANCELLED and
+    abandoned, so a cancel never hangs on it.
+    """
+    if not ctx.cancel_event.is_set():
+        for future in list(ctx.futures):
+            future.wait()
+        return
+    deadline = time.monotonic() + CANCEL_GRACE_SECONDS
     for future in list(ctx.futures):
-        future.wait()
+        future.wait(max(0.0, deadline - time.monotonic()))
+    _abandon_unfinished(ctx)
+
+
+def _abandon_unfinished(ctx: FlowRunContext) -> None:
+    from orkest.engine.task_run import set_task_state
+
+    for future in list(ctx.futures):
+        if future.done():
+            continue
+        try:
+            state = set_task_state(future.task_run, Cancelled(
+                message=f"Did not stop within {CANCEL_GRACE_SECONDS:g} s of the cancel;"
+                        " abandoned"), ctx.sink)
+        except Exception:  # noqa: BLE001 - it finished meanwhile
+            continue
+        future.set_final(state)
 
 
 def _unobserved_failure(ctx: FlowRunContext) -> BaseException | None:

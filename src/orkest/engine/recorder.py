@@ -239,9 +239,9 @@ class Recorder:
                 self.flush()
             except StoreError as exc:
                 if self._failures in (1, 10, 100):
-                    print(f"orkest: {exc}", file=sys.stderr)
+                    sys.stderr.write(f"orkest: {exc}\n")
             except Exception as exc:  # noqa: BLE001 - the writer must survive
-                print(f"orkest: recorder error: {exc!r}", file=sys.stderr)
+                sys.stderr.write(f"orkest: recorder error: {exc!r}\n")
             if self._owned:
                 self._service_owned(time.time())
 
@@ -297,7 +297,7 @@ def flush_all() -> None:
             try:
                 recorder.flush()
             except StoreError as exc:
-                print(f"orkest: records lost at exit: {exc}", file=sys.stderr)
+                sys.stderr.write(f"orkest: records lost at exit: {exc}\n")
 
 
 def reset_recorders() -> None:

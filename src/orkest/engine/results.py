@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from collections.abc import Callable
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from orkest._internal.ids import new_key

@@ -39,7 +39,7 @@ def _positional_names(task: Task) -> tuple[str, ...]:
 def _summarize_inputs(task: Task, args: tuple, kwargs: dict) -> dict[str, Any]:
     names = _positional_names(task)
     if len(args) <= len(names):
-        summary = {name: summarize(value) for name, value in zip(names, args)}
+        summary = {name: summarize(value) for name, value in zip(names, args, strict=False)}
     else:
         summary = {names[i] if i < len(names) else f"*{i}": summarize(v)
                    for i, v in enumerate(args)}

@@ -28,8 +28,13 @@ from orkest.core.states import (
 )
 from orkest.core.tasks import Task
 from orkest.core.transitions import check_transition
-from orkest.engine.context import FlowRunContext, ResultSettings, TaskRunContext, flow_run_var, \
-    task_run_var
+from orkest.engine.context import (
+    FlowRunContext,
+    ResultSettings,
+    TaskRunContext,
+    flow_run_var,
+    task_run_var,
+)
 from orkest.engine.interrupts import Guard, interrupt, watchdog
 from orkest.engine.recorder import RecordSink
 from orkest.engine.results import persist

@@ -28,17 +28,17 @@ class TaskRunner(ABC):
     def duplicate(self) -> TaskRunner:
         """A fresh, unstarted runner with the same configuration."""
 
-    def start(self) -> None:
+    def start(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Acquire resources (lazily is fine); called when a flow run starts."""
 
     @abstractmethod
     def submit(self, job: TaskRunJob, ctx: FlowRunContext, on_done: OnDone) -> None:
         """Run `job` somewhere and call `on_done(final_state)` exactly once."""
 
-    def cancel_all(self) -> None:
+    def cancel_all(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Best effort: stop the task runs in progress (the flow run is being cancelled)."""
 
-    def shutdown(self) -> None:
+    def shutdown(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release resources; called when the flow run ends (all futures are done)."""
 
     def __repr__(self) -> str:

@@ -33,7 +33,6 @@ import socket
 import sys
 import threading
 import time
-import traceback
 import weakref
 from collections import deque
 from multiprocessing.connection import Connection, wait
@@ -52,9 +51,9 @@ from orkest.core.states import (
     StateType,
     TimedOut,
 )
-from orkest.engine.recorder import BufferSink
-from orkest.engine.task_run import TaskRunJob, describe_error, execute, set_task_state
+from orkest.engine.task_run import TaskRunJob, describe_error, set_task_state
 from orkest.errors import CancelledRun, InvalidStateTransition, SerializationError, TaskTimeoutError
+from orkest.runners._process_worker import child_main
 from orkest.runners.base import OnDone, TaskRunner
 
 if TYPE_CHECKING:
@@ -62,7 +61,6 @@ if TYPE_CHECKING:
 
     from orkest.engine.context import FlowRunContext
 
-LIVE_SECONDS = 0.5  # how often a child ships the records of a running task
 GRACE_SECONDS = 2.0  # past a timeout, how long a child may take to report before it is killed
 STOP_SECONDS = 2.0  # how long shutdown waits for idle workers to exit before killing them
 MAX_BOOT_FAILURES = 3  # workers dying before they are ready: then queued jobs fail
@@ -163,6 +161,7 @@ class _Pool:
         self.max_workers = max_workers
         self.lock = threading.Lock()
         self.queue: deque[_Slot] = deque()
+        self.inflight: set[_Slot] = set()  # submitted, on_done not called yet
         self.cancel_requested = False
         self.stopping = False
         self.workers: list[_Worker] = []
@@ -187,6 +186,7 @@ class _Pool:
             if self.stopping:
                 return False
             self.queue.append(slot)
+            self.inflight.add(slot)
         self._wake()
         return True
 
@@ -224,11 +224,17 @@ class _Pool:
                 self.stopping = True  # from now on put() refuses: the runner makes a new pool
                 dropped = list(self.queue)
                 self.queue.clear()
-            for slot in dropped:
-                self._force(slot, Cancelled(message="The task runner shut down"))
-            self._stop_workers()
-            self._wake_r.close()
-            self._wake_w.close()
+            try:
+                for slot in dropped:
+                    self._force(slot, Cancelled(message="The task runner shut down"))
+                self._stop_workers()
+            finally:
+                with self.lock:
+                    lost = list(self.inflight)
+                for slot in lost:  # only after a bug above: still, every future gets a state
+                    self._force(slot, Crashed(message="The process pool failed; see its log"))
+                self._wake_r.close()
+                self._wake_w.close()
 
     def _step(self) -> bool:
         with self.lock:
@@ -303,7 +309,7 @@ class _Pool:
 
     def _spawn(self) -> None:
         parent_end, child_end = self._mp.Pipe(duplex=True)
-        process = self._mp.Process(target=_child_main, args=(child_end,), daemon=False,
+        process = self._mp.Process(target=child_main, args=(child_end,), daemon=False,
                                    name=f"orkest-worker-{len(self.workers)}")
         process.start()
         child_end.close()
@@ -375,7 +381,7 @@ class _Pool:
                 state.data = _load_data(data)
             elif ref is not None and state.type is StateType.COMPLETED:
                 _decode_small_result(state, batch)
-            _call(slot, state)
+            self._finish(slot, state)
         elif kind == "error":  # the job could not be loaded, or the engine itself failed
             worker.slot, worker.deadline = None, None
             _, text, tb, batch = message
@@ -389,10 +395,6 @@ class _Pool:
             self._read(worker, drain=True)  # what it said before it died
         worker.process.join(1.0)
         code = worker.process.exitcode
-        self.workers.remove(worker)
-        worker.conn.close()
-        if code is not None:
-            worker.process.close()  # its sentinel fd now, not at garbage collection
         slot, worker.slot = worker.slot, None
         if slot is not None:
             self._force(slot, _death_state(worker, slot, code))
@@ -406,6 +408,10 @@ class _Pool:
                     self._force(queued, Crashed(
                         message=f"Worker processes exit while starting (last exit code {code});"
                                 " see their output on stderr"))
+        self.workers.remove(worker)
+        worker.conn.close()
+        if code is not None:
+            worker.process.close()  # its sentinel fd now, not at garbage collection
 
     def _kill(self, worker: _Worker, reason: str) -> None:
         if worker.kill_reason is None:
@@ -418,6 +424,8 @@ class _Pool:
 
     def _force(self, slot: _Slot, state: State, error: BaseException | None = None) -> None:
         """Finish a job the child could not finish itself: record `state` in the parent."""
+        if slot not in self.inflight:
+            return
         run = slot.job.task_run
         if error is not None:
             run.failure_type = f"{type(error).__module__}.{type(error).__qualname__}"
@@ -425,7 +433,18 @@ class _Pool:
             state = set_task_state(run, state, slot.ctx.sink)
         except InvalidStateTransition:  # it reached a final state meanwhile
             state = run.state
-        _call(slot, state)
+        self._finish(slot, state)
+
+    def _finish(self, slot: _Slot, state: State) -> None:
+        """Call on_done exactly once per job."""
+        with self.lock:
+            if slot not in self.inflight:
+                return
+            self.inflight.discard(slot)
+        try:
+            slot.on_done(state)
+        except Exception:  # noqa: BLE001 - a callback's bug must not stop the pool
+            log.exception("on_done of task run %s failed", slot.job.task_run.name)
 
     def _stop_workers(self) -> None:
         """Idle workers get the stop message; busy or slow ones are killed; all are reaped."""
@@ -491,13 +510,6 @@ def _absorb(slot: _Slot, batch: WriteBatch, final: bool) -> None:
             getattr(sink, kind)(record)
 
 
-def _call(slot: _Slot, state: State) -> None:
-    try:
-        slot.on_done(state)
-    except Exception:  # noqa: BLE001 - a callback's bug must not stop the pool
-        log.exception("on_done of task run %s failed", slot.job.task_run.name)
-
-
 def _load_data(data: bytes) -> Any:
     try:
         return pickle.loads(data)
@@ -546,155 +558,3 @@ def _kill_all_workers() -> None:
                 worker.process.join(1.0)
             except (OSError, ValueError, AssertionError):
                 pass
-
-
-# -- the child side ---------------------------------------------------------------------
-
-class _ChildSink(BufferSink):
-    """A BufferSink that the shipping thread drains while the task still appends to it."""
-
-    def __init__(self, conn: Connection) -> None:
-        super().__init__()
-        self.conn = conn
-        self.lock = threading.Lock()  # guards self.batch
-        self.send_lock = threading.Lock()  # one message at a time, taken and sent in order
-        self.run: Any = None
-        self.timeout: float | None = None
-        self.held = False  # the final state is recorded: the rest travels with "done"
-
-    def begin(self, job: TaskRunJob) -> None:
-        self.run, self.timeout = job.task_run, job.task.options.timeout_seconds
-
-    def send(self, message: tuple) -> None:
-        data = pickle.dumps(message, protocol=_PROTOCOL)
-        with self.send_lock:
-            self.conn.send_bytes(data)
-
-    def ship(self, head: tuple = ("records",), final: bool = False) -> None:
-        """Send what was recorded so far after `head`; taken and sent under one lock."""
-        with self.send_lock:
-            with self.lock:
-                if not final and head[0] == "records" and (self.held or not len(self.batch)):
-                    return
-                batch = self.take()
-                if final:
-                    self.held = False
-            self.conn.send_bytes(pickle.dumps((*head, batch), protocol=_PROTOCOL))
-
-    def task_run(self, run: Any) -> None:
-        with self.lock:
-            self.batch.task_runs[run.id] = run
-
-    def state(self, record: Any) -> None:
-        run = self.run
-        with self.lock:
-            self.batch.states.append(record)
-            if run is None or record.run_id != run.id:
-                return
-            if record.type in TERMINAL_TYPES:
-                self.held = True
-            elif record.type is StateType.RUNNING:
-                self.batch.task_runs[run.id] = run  # already RUNNING: set before this call
-        if record.type is StateType.RUNNING:
-            # At once: the store shows it running, and a kill cannot lose that history.
-            self.ship(("running", self.timeout))
-        elif self.timeout is not None:
-            self.send(("attempt",))  # not running: no deadline while it waits
-
-    def log(self, line: Any) -> None:
-        with self.lock:
-            self.batch.logs.append(line)
-
-    def result(self, blob: Any) -> None:
-        with self.lock:
-            self.batch.results.append(blob)
-
-    def cache(self, entry: Any) -> None:
-        with self.lock:
-            self.batch.cache.append(entry)
-
-
-def _child_main(conn: Connection) -> None:
-    """A worker: run jobs one at a time in this (main) thread until told to stop."""
-    from orkest.engine.logs import enable_print_capture
-    from orkest.engine.resources import ProcessMeter
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    sink = _ChildSink(conn)
-    tasks: dict[int, Any] = {}  # token -> Task, as sent once by the parent
-    threading.Thread(target=_ship_live, args=(sink, os.getppid()), name="orkest-ship",
-                     daemon=True).start()
-    sink.send(("ready",))
-    while True:
-        try:
-            data = conn.recv_bytes()
-        except (EOFError, OSError):
-            return
-        if not data:
-            return
-        try:
-            token, task_bytes, rest, values = pickle.loads(data)
-            if task_bytes is not None:
-                tasks[token] = pickle.loads(task_bytes)
-            args, kwargs = pickle.loads(values)
-            job = TaskRunJob(task=tasks[token], args=args, kwargs=kwargs, **pickle.loads(rest))
-        except BaseException as exc:  # noqa: BLE001 - e.g. a module missing in the child
-            sink.ship(("error", f"Cannot load the task run in a worker process: "
-                                f"{describe_error(exc)}", traceback.format_exc()), final=True)
-            continue
-        sink.begin(job)
-        try:
-            if job.log_prints:
-                enable_print_capture()
-            state = execute(job, sink, ProcessMeter(), None)
-            head = _final_message(job, state, sink)
-        except BaseException as exc:  # noqa: BLE001 - the engine failed: report, stay alive
-            head = ("error", f"Worker error: {describe_error(exc)}", traceback.format_exc())
-        sink.ship(head, final=True)
-        sys.stdout.flush()
-
-
-def _final_message(job: TaskRunJob, state: State, sink: _ChildSink) -> tuple:
-    data = None
-    if state.has_data() and (state.type is not StateType.COMPLETED or state.result_ref is None):
-        try:
-            data = cloudpickle.dumps(state.data, protocol=_PROTOCOL)
-            if isinstance(state.data, BaseException):
-                pickle.loads(data)  # an exception that cannot be rebuilt is caught here
-        except Exception as exc:  # noqa: BLE001 - replaced below
-            if isinstance(state.data, BaseException):
-                error = state.data
-                data = cloudpickle.dumps(RuntimeError(describe_error(error)))
-            else:
-                state = _unsendable(job, state, exc, sink)
-                data = cloudpickle.dumps(state.data, protocol=_PROTOCOL)
-    return ("done", state.type.value, state.name, state.message, state.ts, state.result_ref,
-            data)
-
-
-def _unsendable(job: TaskRunJob, state: State, exc: Exception, sink: _ChildSink) -> State:
-    """A completed value that cannot travel back fails the run (it is not yet shipped)."""
-    run = job.task_run
-    with sink.lock:
-        states = sink.batch.states
-        if states and states[-1].run_id == run.id and states[-1].type in TERMINAL_TYPES:
-            states.pop()
-        sink.batch.cache = [c for c in sink.batch.cache if c.task_run_id != run.id]
-    run.state_type, run.end_ts = StateType.RUNNING, None
-    error = SerializationError(
-        f"Task run {run.name!r} returned a {type(state.data).__qualname__}, which cannot be"
-        f" sent back from its worker process ({describe_error(exc)}); return a picklable"
-        f" value or use ThreadPoolRunner")
-    run.failure_type = "orkest.errors.SerializationError"
-    return set_task_state(run, Failed(message=str(error), data=error), sink)
-
-
-def _ship_live(sink: _ChildSink, parent_pid: int) -> None:
-    while True:
-        time.sleep(LIVE_SECONDS)
-        if os.getppid() != parent_pid:  # the parent died: nobody will read our results
-            os._exit(1)
-        try:
-            sink.ship()
-        except OSError:
-            os._exit(1)

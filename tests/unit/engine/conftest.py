@@ -8,7 +8,7 @@ from collections.abc import Callable
 import cloudpickle
 import pytest
 
-from orkest.runners import ProcessPoolRunner, SequentialRunner, ThreadPoolRunner, TaskRunner
+from orkest.runners import ProcessPoolRunner, SequentialRunner, TaskRunner, ThreadPoolRunner
 
 RUNNERS: dict[str, Callable[[], TaskRunner]] = {
     "sequential": SequentialRunner,

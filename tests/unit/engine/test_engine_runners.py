@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from helpers import count_calls, note_call
 from orkest import flow, get_run_logger, task, unmapped
 from orkest.core.states import StateType
 from orkest.store import open_store
-
-from helpers import count_calls, note_call
 
 
 def states_of(run_id: str) -> list[tuple[str, str]]:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pydantic
 import pytest
-from helpers import count_calls, note_call
 
+from helpers import count_calls, note_call
 from orkest import flow, pause_flow_run, task
 from orkest.cache import task_input_hash
 from orkest.core.states import StateType
@@ -419,3 +419,34 @@ def test_home_that_is_a_file_is_a_clear_error(orkest_home: Path) -> None:
 
 def test_textwrap_is_used() -> None:  # keeps scripts above readable when indented
     assert textwrap.dedent("  a") == "a"
+
+
+def test_cancel_does_not_hang_on_a_task_stuck_in_c_code(monkeypatch) -> None:
+    from orkest.engine import flow_run as flow_run_module
+
+    monkeypatch.setattr(flow_run_module, "CANCEL_GRACE_SECONDS", 0.5)
+    started = threading.Event()
+
+    @task
+    def stuck() -> None:
+        started.set()
+        time.sleep(4)  # one C call: a pool thread cannot be interrupted inside it
+
+    @flow
+    def f() -> None:
+        stuck.submit().wait()
+
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("state", f(return_state=True)))
+    thread.start()
+    assert started.wait(5)
+    begun = time.monotonic()
+    wait_until(lambda: bool(open_store().list_flow_runs()))
+    run = open_store().list_flow_runs()[0]
+    open_store().request_action(run.id, "cancel")
+    thread.join(10)
+    assert time.monotonic() - begun < 3.5
+    assert result["state"].type is StateType.CANCELLED
+    task_run = open_store().list_task_runs(flow_run_id=run.id)[0]
+    assert task_run.state_type is StateType.CANCELLED
+    assert "abandoned" in task_run.state_message

@@ -241,12 +241,13 @@ def test_timeout_interrupts_a_sleeping_task(tmp_path: Path) -> None:
 
     started = time.monotonic()
     state = f(return_state=True)
-    assert time.monotonic() - started < 1.4  # interrupted, not killed after the grace
     assert state.type is StateType.FAILED  # the timed out task was not observed
     runs = task_runs(only_flow_run().id)
     assert (runs["sleepy-0"].state_type, runs["sleepy-0"].state_name) == (
         StateType.FAILED, "TimedOut")
     assert "timeout" in runs["sleepy-0"].state_message
+    assert "killed" not in runs["sleepy-0"].state_message  # interrupted inside the worker
+    assert runs["sleepy-0"].failure_type == "orkest.errors.TaskTimeoutError"
     assert runs["after-0"].state_type is StateType.COMPLETED
     time.sleep(max(0.0, started + 1.8 - time.monotonic()))
     assert not marker.exists()
@@ -275,8 +276,6 @@ def test_timeout_kills_a_task_that_ignores_the_interrupt(
 
     started = time.monotonic()
     state = f(return_state=True)
-    elapsed = time.monotonic() - started
-    assert elapsed < 2.8, elapsed
     assert state.type is StateType.FAILED
     runs = task_runs(only_flow_run().id)
     stubborn_run = runs["stubborn-0"]
@@ -503,3 +502,30 @@ def test_max_workers_is_checked_and_copied() -> None:
     assert runner.max_workers == (os.cpu_count() or 1)
     assert runner.duplicate().max_workers == runner.max_workers
     assert runner.name == "processes"
+
+
+def test_workers_that_cannot_start_fail_the_queued_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A spawned worker imports __main__ again: make that import fail, as an unguarded
+    # script that breaks in a child would.
+    broken = tmp_path / "broken_main.py"
+    broken.write_text("raise SystemExit(7)\n")
+    main = sys.modules["__main__"]
+    monkeypatch.setattr(main, "__spec__", None, raising=False)
+    monkeypatch.setattr(main, "__file__", str(broken), raising=False)
+
+    @task
+    def never(x: int) -> int:
+        return x
+
+    @flow(task_runner=ProcessPoolRunner(max_workers=1))
+    def f() -> None:
+        never.map([1, 2]).wait()
+
+    state = f(return_state=True)
+    assert state.type is StateType.FAILED
+    runs = task_runs(only_flow_run().id)
+    for run in runs.values():
+        assert run.state_type is StateType.CRASHED
+        assert "exit while starting (last exit code 7)" in run.state_message
+    assert no_children_left()
