@@ -450,3 +450,71 @@ def test_cancel_does_not_hang_on_a_task_stuck_in_c_code(monkeypatch) -> None:
     task_run = open_store().list_task_runs(flow_run_id=run.id)[0]
     assert task_run.state_type is StateType.CANCELLED
     assert "abandoned" in task_run.state_message
+
+
+def test_retry_jitter_adds_a_bounded_random_delay(tmp_path: Path) -> None:
+    marker = tmp_path / "calls"
+
+    @task(retries=2, retry_delay_seconds=0.1, retry_jitter_factor=1.0)
+    def flaky() -> None:
+        if note_call(marker) < 3:
+            raise ValueError("again")
+
+    @flow
+    def f() -> None:
+        flaky()
+
+    started = time.monotonic()
+    f()
+    elapsed = time.monotonic() - started
+    assert 0.2 <= elapsed < 1.5  # two delays, each between 0.1 and 0.2 s
+    messages = [r.message for r in open_store().read_states(open_store().list_task_runs()[0].id)
+                if r.name == "Retrying"]
+    delays = [float(m.rsplit("retrying in ", 1)[1].split()[0]) for m in messages]
+    assert len(delays) == 2 and all(0.1 <= d <= 0.2 for d in delays)
+
+
+def test_json_result_serializer_is_readable_json(orkest_home: Path) -> None:
+    import json
+
+    @task(result_serializer="json")
+    def rows() -> list[dict]:
+        return [{"id": i, "name": "x" * 200} for i in range(3)]
+
+    @task(result_serializer="json", persist_result=True)
+    def not_json() -> set:
+        return {1, 2}
+
+    @flow
+    def f() -> None:
+        rows()
+
+    f()
+    run = open_store().list_task_runs()[0]
+    assert run.result_ref.startswith("db:json:")
+    blob = open_store().read_result(run.result_ref.rsplit(":", 1)[1])
+    assert json.loads(blob.data)[2]["id"] == 2
+    assert run.state.result() == [{"id": i, "name": "x" * 200} for i in range(3)]
+
+    @flow
+    def g() -> None:
+        not_json()
+
+    state = g(return_state=True)
+    assert state.is_failed() and "not JSON-serializable" in state.message
+
+
+def test_task_tags_and_inputs_are_stored() -> None:
+    @task(tags=["warehouse", "nightly"])
+    def load(table: str, rows: list[int], options: dict | None = None) -> int:
+        return len(rows)
+
+    @flow
+    def f() -> None:
+        load("orders", list(range(100)), options={"mode": "append"})
+
+    f()
+    run = open_store().list_task_runs()[0]
+    assert run.tags == ["nightly", "warehouse"]
+    assert run.parameters == {"table": "orders", "rows": "<list of 100>",
+                              "options": {"mode": "append"}}
