@@ -349,6 +349,15 @@ class TestRunStore:
         assert [line.message for line in only_t1] == [f"line {i}" for i in range(1, 25, 2)]
         assert store.read_logs(fr.id, after_id=seen[-1].id) == []
 
+    def test_logs_of_a_standalone_task_run(self, store):
+        standalone, in_flow = new_id(), new_id()
+        write(store, logs=[LogLine(None, standalone, 1.0, 20, "t", "alone"),
+                           LogLine(flow_run().id, in_flow, 2.0, 20, "t", "in a flow")])
+        assert [x.message for x in store.read_logs(None, task_run_id=standalone)] == ["alone"]
+        assert [x.message for x in store.read_logs(None, task_run_id=in_flow)] == ["in a flow"]
+        with pytest.raises(ValueError, match="flow_run_id or a task_run_id"):
+            store.read_logs(None)
+
     # -- results and cache ---------------------------------------------------------------
 
     def test_results_round_trip_and_upsert_by_key(self, store):

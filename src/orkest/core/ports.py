@@ -60,13 +60,16 @@ class RunStore(Protocol):
 
     def read_logs(
         self,
-        flow_run_id: str,
+        flow_run_id: str | None,
         *,
         task_run_id: str | None = None,
         after_id: int = 0,
         limit: int = 1000,
     ) -> list[LogLine]:
-        """Log lines of a flow run (and its tasks), oldest first, after a cursor."""
+        """Log lines of a flow run (and its tasks), oldest first, after a cursor.
+
+        flow_run_id None with a task_run_id: the lines of a standalone task run.
+        """
 
     def read_result(self, key: str) -> ResultBlob | None: ...
 

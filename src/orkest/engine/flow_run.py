@@ -16,9 +16,7 @@ from orkest.core.flows import Flow
 from orkest.core.params import to_jsonable
 from orkest.core.records import FlowRun, LogLine, StateRecord, TaskRun
 from orkest.core.states import (
-    TERMINAL_TYPES,
     Cancelled,
-    Cancelling,
     Completed,
     Crashed,
     Failed,
@@ -29,8 +27,9 @@ from orkest.core.states import (
     StateType,
     TimedOut,
 )
-from orkest.core.transitions import check_transition
+from orkest.engine import control as control_module
 from orkest.engine.context import FlowRunContext, ResultSettings, flow_run_var
+from orkest.engine.control import FlowRunControl, abandon_unfinished, crash_unfinished
 from orkest.engine.interrupts import Guard, interrupt, watchdog
 from orkest.engine.logs import enable_print_capture
 from orkest.engine.recorder import Recorder
@@ -40,65 +39,6 @@ from orkest.errors import CancelledRun, SerializationError, TaskTimeoutError, Te
 from orkest.runners.base import TaskRunner
 
 _HOSTNAME = socket.gethostname()
-_CONTROL_FLOW = (CancelledRun, KeyboardInterrupt, TerminationSignal)
-
-
-class FlowRunControl:
-    """The handle through which requests (cancel, resume) reach a flow run in progress."""
-
-    def __init__(self, ctx: FlowRunContext) -> None:
-        self.ctx = ctx
-        self.lock = threading.Lock()
-        self.flow_guard: Guard | None = None
-        self.resume_inbox: list[Any] = []
-        self.resume_event = threading.Event()
-
-    def set_state(self, state: State) -> State:
-        """The one way a flow run changes state: checked, applied, recorded."""
-        run, sink = self.ctx.flow_run, self.ctx.sink
-        with self.lock:
-            check_transition(run.state_type, state)
-            run.state_type, run.state_name = state.type, state.name
-            run.state_message, run.state_ts = state.message, state.ts
-            if state.type is StateType.RUNNING and run.start_ts is None:
-                run.start_ts = state.ts
-            run.heartbeat_ts = state.ts  # the snapshot must not move the heartbeat back
-            run.end_ts = state.ts if state.type in TERMINAL_TYPES else None
-            if state.result_ref is not None:
-                run.result_ref = state.result_ref
-            sink.state(StateRecord(run.id, "flow", state.type, state.name, state.ts,
-                                   state.message))
-            sink.flow_run(run)
-        return state
-
-    def handle_request(self, action: str, payload: Any) -> None:
-        if action == "cancel":
-            self.cancel(str(payload or "Cancelled by request"))
-        elif action == "resume":
-            self.resume_inbox.append(payload)
-            self.resume_event.set()
-
-    def cancel(self, message: str) -> None:
-        ctx = self.ctx
-        if ctx.cancel_event.is_set() or ctx.flow_run.state_type in TERMINAL_TYPES:
-            return
-        ctx.cancel_event.set()
-        if ctx.flow_run.state_type is StateType.PENDING:
-            return  # not started: the engine sees the event and ends the run CANCELLED
-        try:
-            self.set_state(Cancelling(message=message))
-        except Exception:  # noqa: BLE001, S110 - already finishing: nothing to cancel
-            return
-        signal_exc = CancelledRun(message)
-        for guard in list(ctx.guards):
-            interrupt(guard, signal_exc)
-        if self.flow_guard is not None:
-            interrupt(self.flow_guard, signal_exc)
-        ctx.runner.cancel_all()
-        # A pool thread stuck in C code cannot be interrupted: after a grace period its
-        # task run is abandoned, which also wakes a flow waiting on it.
-        watchdog.call_at(time.monotonic() + CANCEL_GRACE_SECONDS,
-                         lambda: _abandon_unfinished(ctx))
 
 
 def new_flow_run(flow: Flow, parameters: dict[str, Any], parent: FlowRunContext | None,
@@ -189,13 +129,13 @@ def run_flow(
                 continue
             state = _fail(run, error, control)
             if isinstance(error, KeyboardInterrupt | TerminationSignal):
-                _crash_unfinished(ctx, error)
+                crash_unfinished(ctx, error)
                 raise error
             break
     except BaseException as exc:  # the engine itself was interrupted (Ctrl-C in a wait)
         if state is None:
             state = _fail(run, exc, control)
-            _crash_unfinished(ctx, exc)
+            crash_unfinished(ctx, exc)
         raise
     finally:
         runner.shutdown()
@@ -260,29 +200,10 @@ def _call_flow(flow: Flow, parameters: dict[str, Any], ctx: FlowRunContext,
             cancel_timer()
 
 
-def _crash_unfinished(ctx: FlowRunContext, error: BaseException) -> None:
-    """The process is going down: task runs still in flight are recorded CRASHED."""
-    from orkest.engine.task_run import set_task_state
-
-    ctx.cancel_event.set()
-    ctx.runner.cancel_all()
-    for future in list(ctx.futures):
-        if not future.done():
-            try:
-                future.set_final(set_task_state(
-                    future.task_run, Crashed(message=f"Interrupted: {describe_error(error)}"),
-                    ctx.sink))
-            except Exception:  # noqa: BLE001, S110 - it finished meanwhile
-                pass
-
-
-CANCEL_GRACE_SECONDS = 5.0
-
-
 def _drain(ctx: FlowRunContext) -> None:
     """After the flow function failed, let submitted tasks finish.
 
-    After a cancel or a timeout, tasks get CANCEL_GRACE_SECONDS to stop; a task still
+    After a cancel or a timeout, tasks get control_module.CANCEL_GRACE_SECONDS to stop; a task still
     blocked after that (a pool thread stuck in C code) is recorded CANCELLED and
     abandoned, so a cancel never hangs on it.
     """
@@ -290,25 +211,10 @@ def _drain(ctx: FlowRunContext) -> None:
         for future in list(ctx.futures):
             future.wait()
         return
-    deadline = time.monotonic() + CANCEL_GRACE_SECONDS
+    deadline = time.monotonic() + control_module.CANCEL_GRACE_SECONDS
     for future in list(ctx.futures):
         future.wait(max(0.0, deadline - time.monotonic()))
-    _abandon_unfinished(ctx)
-
-
-def _abandon_unfinished(ctx: FlowRunContext) -> None:
-    from orkest.engine.task_run import set_task_state
-
-    for future in list(ctx.futures):
-        if future.done():
-            continue
-        try:
-            state = set_task_state(future.task_run, Cancelled(
-                message=f"Did not stop within {CANCEL_GRACE_SECONDS:g} s of the cancel;"
-                        " abandoned"), ctx.sink)
-        except Exception:  # noqa: BLE001 - it finished meanwhile
-            continue
-        future.set_final(state)
+    abandon_unfinished(ctx)
 
 
 def _unobserved_failure(ctx: FlowRunContext) -> BaseException | None:

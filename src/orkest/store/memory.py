@@ -187,19 +187,21 @@ class MemoryRunStore:
 
     def read_logs(
         self,
-        flow_run_id: str,
+        flow_run_id: str | None,
         *,
         task_run_id: str | None = None,
         after_id: int = 0,
         limit: int = 1000,
     ) -> list[LogLine]:
+        if flow_run_id is None and task_run_id is None:
+            raise ValueError("read_logs needs a flow_run_id or a task_run_id")
         found: list[LogLine] = []
         with self._lock:
             for line in self._logs:  # in id order: ids are handed out as lines are appended
                 if len(found) == limit:
                     break
                 if (line.id is not None and line.id > after_id
-                        and line.flow_run_id == flow_run_id
+                        and (flow_run_id is None or line.flow_run_id == flow_run_id)
                         and (task_run_id is None or line.task_run_id == task_run_id)):
                     found.append(copy.copy(line))
         return found

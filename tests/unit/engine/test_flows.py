@@ -422,9 +422,9 @@ def test_textwrap_is_used() -> None:  # keeps scripts above readable when indent
 
 
 def test_cancel_does_not_hang_on_a_task_stuck_in_c_code(monkeypatch) -> None:
-    from orkest.engine import flow_run as flow_run_module
+    from orkest.engine import control
 
-    monkeypatch.setattr(flow_run_module, "CANCEL_GRACE_SECONDS", 0.5)
+    monkeypatch.setattr(control, "CANCEL_GRACE_SECONDS", 0.5)
     started = threading.Event()
 
     @task

@@ -223,14 +223,18 @@ class SqlRunStore:
 
     def read_logs(
         self,
-        flow_run_id: str,
+        flow_run_id: str | None,
         *,
         task_run_id: str | None = None,
         after_id: int = 0,
         limit: int = 1000,
     ) -> list[LogLine]:
         c = logs.c
-        stmt = select(logs).where(c.flow_run_id == flow_run_id, c.id > after_id)
+        if flow_run_id is None and task_run_id is None:
+            raise ValueError("read_logs needs a flow_run_id or a task_run_id")
+        stmt = select(logs).where(c.id > after_id)
+        if flow_run_id is not None or task_run_id is None:
+            stmt = stmt.where(c.flow_run_id == flow_run_id)
         if task_run_id is not None:
             stmt = stmt.where(c.task_run_id == task_run_id)
         return [rows.to_log(r) for r in self._all(stmt.order_by(c.id).limit(limit))]
