@@ -70,6 +70,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import _calibration  # bench/ is on sys.path when run as a script
+
 # --------------------------------------------------------------------------
 # Frameworks and workloads (shared by the parent and the workers)
 # --------------------------------------------------------------------------
@@ -217,6 +219,9 @@ def run_subprocess(
     env = {k: v for k, v in os.environ.items() if not k.startswith(fw.env_prefixes)}
     env.update({k: v.format(home=home) for k, v in fw.env.items()})
     env["PYTHONUNBUFFERED"] = "1"
+    # A pip-installed package ships bytecode; an editable checkout only gets it if the
+    # warm-up may write it. Without this, every timed import recompiles orkest's source.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     stdout_path, stderr_path = home / "stdout.log", home / "stderr.log"
     outcome = RunOutcome()
     stdout = ""
@@ -609,6 +614,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         results[side] = measure_side(side, fw, python, n, args)
 
     ratios = print_report(results, args.peer, args)
+    calibration = _calibration.measure()
+    print(_calibration.describe(calibration))
 
     if args.json:
         payload = {
@@ -621,6 +628,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "import_repeat": args.import_repeat,
                 "warmup_n": WARMUP_N,
                 "peer": f"{args.peer}=={args.peer_version}" if args.peer else None,
+                "calibration_us": calibration,
             },
             "targets": {
                 k: {"value": w.target, "unit": w.unit, "higher_is_better": w.higher_is_better}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import orkest
 import orkest.runners
 
-# SPEC: "the most used names ... also from `orkest` itself". DAG, Variable, Secret and
-# TriggerRule arrive with their issues (#3, #6); add them here when they land.
+# SPEC: "the most used names ... also from `orkest` itself". Variable and Secret arrive
+# with issue #6; add them here when they land.
 SPEC_TOP_LEVEL = {"flow", "task", "get_run_logger", "State", "StateType", "unmapped",
-                  "pause_flow_run"}
+                  "pause_flow_run", "DAG", "TriggerRule"}
 RUNNERS = {"SequentialRunner", "ThreadPoolRunner", "ProcessPoolRunner"}  # Dask, Ray: #7
 
 
@@ -30,3 +30,13 @@ def test_runner_names() -> None:
     assert RUNNERS <= set(orkest.runners.__all__)
     for name in RUNNERS:
         assert getattr(orkest.runners, name)
+
+
+def test_operator_names() -> None:
+    import orkest.operators
+
+    assert {"BaseOperator", "PythonOperator", "BashOperator", "BranchPythonOperator",
+            "ShortCircuitOperator", "EmptyOperator", "FileSensor"} <= set(
+        orkest.operators.__all__)
+    for name in orkest.operators.__all__:
+        assert getattr(orkest.operators, name) is not None

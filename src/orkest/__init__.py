@@ -15,11 +15,13 @@ from orkest.core.tasks import Task, task
 __version__ = "0.1.0"
 
 __all__ = [
+    "DAG",
     "Flow",
     "State",
     "StateType",
     "Task",
     "TaskFuture",
+    "TriggerRule",
     "flow",
     "get_run_logger",
     "pause_flow_run",
@@ -27,8 +29,10 @@ __all__ = [
     "unmapped",
 ]
 
-# Names that live in the engine (L4) are imported on first access.
+# Names that live above core (the DAG layer, the engine) are imported on first access.
 _LAZY = {
+    "DAG": "orkest.dag",
+    "TriggerRule": "orkest.dag",
     "get_run_logger": "orkest.engine.logs",
     "pause_flow_run": "orkest.engine.pause",
 }

@@ -9,11 +9,18 @@
     ├── SerializationError           a result could not be persisted or read back
     ├── TargetNotFound               `orkest run` cannot find the file or the flow in it
     ├── CycleError                   a task graph has a cycle
+    ├── DagDefinitionError           a DAG or operator is defined wrongly (duplicate id, ...)
+    ├── FlowFileError                a YAML/JSON flow file is invalid (file, field path, line)
+    │   └── FlowFileCycleError       ... because its depends_on form a cycle (also a CycleError)
+    ├── TemplateError                a template cannot be rendered (template, task, name)
     ├── UserCodeError                base of failures raised inside user code wrappers
-    │   └── TaskTimeoutError         a task or flow ran past its timeout (also a TimeoutError)
+    │   ├── TaskTimeoutError         a task or flow ran past its timeout (also a TimeoutError)
+    │   │   └── SensorTimeout        a sensor's condition did not hold within its timeout
+    │   └── CommandFailed            a shell command exited non-zero (exit code, stderr tail)
     ├── UpstreamTaskFailed           a task could not start because an input failed
     ├── FailedRun                    `.result()` of a run that ended FAILED/CRASHED/...
-    └── MissingContext               an API that needs a running flow/task was called outside one
+    ├── MissingContext               an API that needs a running flow/task was called outside one
+    └── TaskSkipped                  raised by task code to end its run SKIPPED (not a failure)
 
 Control flow is not an error: pause, cancel and termination derive from BaseException
 (`OrkestSignal`) so that a user's `except Exception` cannot swallow them.
@@ -64,12 +71,55 @@ class CycleError(OrkestError):
     """A task graph has a cycle; the message names the tasks in it."""
 
 
+class DagDefinitionError(OrkestError, ValueError):
+    """A DAG or operator is defined wrongly: duplicate task id, unknown id, reused task..."""
+
+
+class FlowFileError(OrkestError, ValueError):
+    """A declarative (YAML/JSON) flow file is invalid.
+
+    The message names the file, the field path (`tasks[1].depends_on[0]`), the line when
+    the parser knows it, and what is wrong; the parts are kept as attributes too.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, field: str | None = None,
+                 line: int | None = None, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.field = field
+        self.line = line
+        self.problems = problems if problems is not None else [message]
+
+
+class FlowFileCycleError(FlowFileError, CycleError):
+    """A flow file whose depends_on edges form a cycle (caught as either error)."""
+
+
+class TemplateError(OrkestError, ValueError):
+    """A Jinja template could not be rendered; the message names the template and task."""
+
+
 class UserCodeError(OrkestError):
     """Base of errors that orkest raises on behalf of user code."""
 
 
 class TaskTimeoutError(UserCodeError, TimeoutError):
     """A task or flow ran past its `timeout_seconds`."""
+
+
+class SensorTimeout(TaskTimeoutError):
+    """A sensor's condition did not become true within the sensor's own timeout."""
+
+
+class CommandFailed(UserCodeError):
+    """A shell command exited with a non-zero code; the message has its last stderr lines."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def __reduce__(self) -> tuple:  # keep exit_code when it travels from a child process
+        return (type(self), (str(self), self.exit_code))
 
 
 class UpstreamTaskFailed(OrkestError):
@@ -82,6 +132,10 @@ class FailedRun(OrkestError):
 
 class MissingContext(OrkestError):
     """An API that needs a running flow or task was called outside one."""
+
+
+class TaskSkipped(OrkestError):
+    """Raise inside a task or operator to end its run SKIPPED instead of FAILED."""
 
 
 class OrkestSignal(BaseException):  # noqa: N818 - a signal, not an error

@@ -127,7 +127,7 @@ def test_run_exit_codes_and_reading_verbs() -> None:
 def test_bad_targets_and_parameters_exit_2_and_store_nothing(tmp_path: Path) -> None:
     cases = {
         f"{tmp_path}/nowhere.py:flow": "No such file",
-        f"{FLOWS}:missing": "has no flow 'missing' (flows found there: fails, ok,",
+        f"{FLOWS}:missing": "has no flow or DAG 'missing' (flows and DAGs found there: fails, ok,",
         "no_such_module_xyz:flow": "Cannot import module 'no_such_module_xyz'",
     }
     for target, message in cases.items():

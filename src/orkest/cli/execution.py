@@ -41,14 +41,17 @@ _PAGE = 1000
 # -- targets and parameters -------------------------------------------------------------
 
 def load_flow(target: str) -> tuple[Flow, str]:
-    """The flow a TARGET names and the entrypoint to store; exit 2 when it cannot be had."""
+    """The flow a TARGET names and the entrypoint to store; exit 2 when it cannot be had.
+
+    TARGET is `file.py:name` or `module:name`, where name is a flow's attribute name or a
+    DAG's attribute name or dag_id, or a declarative flow file (`.yaml`, `.yml`, `.json`).
+    """
     from orkest._internal.loading import load_object, split_target
     from orkest.errors import TargetNotFound
 
     location, name = split_target(target)
     if location.endswith((".yaml", ".yml", ".json")):
-        exit_with(f"Cannot run {target!r}: declarative flow files are not supported by this "
-                  "build of orkest yet; use file.py:flow_name", EXIT_USAGE)
+        return _load_declarative(location)
     is_file = _is_file_location(location)
     if is_file and not Path(location).is_file():
         exit_with(f"No such file: {location}", EXIT_USAGE)
@@ -57,47 +60,82 @@ def load_flow(target: str) -> tuple[Flow, str]:
         if len(flows) != 1:
             found = ", ".join(flows) if flows else "none"
             exit_with(f"{target!r} names no flow: use {location}:FLOW_NAME "
-                      f"(flows found there: {found})", EXIT_USAGE)
+                      f"(flows and DAGs found there: {found})", EXIT_USAGE)
         name = flows[0]
     try:
         obj = load_object(f"{location}:{name}")
     except TargetNotFound as exc:
-        if " has no " in str(exc):
+        if " has no " not in str(exc):
+            exit_with(str(exc), EXIT_USAGE)
+        obj = _dag_by_id(location, is_file, name)
+        if obj is None:
             flows = _flows_in(location, is_file)
             found = ", ".join(flows) if flows else "none"
-            exit_with(f"{location} has no flow {name!r} (flows found there: {found})",
-                      EXIT_USAGE)
-        exit_with(str(exc), EXIT_USAGE)
+            exit_with(f"{location} has no flow or DAG {name!r} (flows and DAGs found there: "
+                      f"{found})", EXIT_USAGE)
     except Exception as exc:  # noqa: BLE001 - the user's module failed to import
         exit_with(f"Cannot load {location}: {type(exc).__name__}: {one_line(str(exc))}",
                   EXIT_USAGE)
     from orkest.core.flows import Flow
+    from orkest.dag import DAG
 
+    if isinstance(obj, DAG):
+        obj = obj.flow
     if not isinstance(obj, Flow):
         exit_with(f"{location}:{name} is a {type(obj).__name__}, not a flow "
-                  "(decorate the function with @flow)", EXIT_USAGE)
+                  "(decorate the function with @flow, or name a DAG)", EXIT_USAGE)
     entrypoint = f"{Path(location).resolve()}:{name}" if is_file else f"{location}:{name}"
     return obj, entrypoint
+
+
+def _load_declarative(location: str) -> tuple[Flow, str]:
+    from orkest.errors import CycleError, FlowFileError
+
+    path = Path(location)
+    if not path.is_file():
+        exit_with(f"No such file: {location}", EXIT_USAGE)
+    try:
+        from orkest.declarative import load_flow as load_flow_file
+
+        dag = load_flow_file(path)
+    except (FlowFileError, CycleError) as exc:
+        exit_with(str(exc), EXIT_USAGE)
+    return dag.flow, str(path.resolve())
 
 
 def _is_file_location(location: str) -> bool:
     return location.endswith(".py") or "/" in location or "\\" in location
 
 
-def _flows_in(location: str, is_file: bool) -> list[str]:
-    """Names of the flows a file or module defines (its import is cached by now)."""
+def _module_of(location: str, is_file: bool) -> Any:
     import importlib
 
     from orkest._internal.loading import load_module_from_path
-    from orkest.core.flows import Flow
 
     try:
-        module = load_module_from_path(Path(location)) if is_file else \
+        return load_module_from_path(Path(location)) if is_file else \
             importlib.import_module(location)
     except Exception as exc:  # noqa: BLE001 - reported as the reason it cannot load
         exit_with(f"Cannot load {location}: {type(exc).__name__}: {one_line(str(exc))}",
                   EXIT_USAGE)
-    return sorted(n for n, v in vars(module).items() if isinstance(v, Flow))
+
+
+def _dag_by_id(location: str, is_file: bool, dag_id: str) -> Any:
+    from orkest.dag.dag import iter_dags
+
+    return next((d for d in iter_dags(vars(_module_of(location, is_file)))
+                 if d.dag_id == dag_id), None)
+
+
+def _flows_in(location: str, is_file: bool) -> list[str]:
+    """Names of the flows and DAG ids a file or module defines (its import is cached)."""
+    from orkest.core.flows import Flow
+    from orkest.dag.dag import iter_dags
+
+    namespace = vars(_module_of(location, is_file))
+    flows = {n for n, v in namespace.items() if isinstance(v, Flow)}
+    flows.update(d.dag_id for d in iter_dags(namespace))
+    return sorted(flows)
 
 
 def parse_params(pairs: tuple[str, ...] | list[str]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "task-run": "orkest.cli.task_runs:task_run_group",
     "db": "orkest.cli.db:db_group",
     "demo": "orkest.cli.demo:demo_command",
+    "schema": "orkest.cli.schema:schema_group",
 }
 
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,8 +29,18 @@ class Engine(Protocol):
         self, task: Task, args: tuple, kwargs: dict, *, wait_for: Any
     ) -> list[TaskFuture]: ...
 
-    def call_flow(self, flow: Flow, args: tuple, kwargs: dict, *, return_state: bool) -> Any:
+    def call_flow(self, flow: Flow, args: tuple, kwargs: dict, *, return_state: bool,
+                  logical_ts: float | None = None) -> Any: ...
+
+    def run_graph(self, graph: Any, parameters: dict[str, Any]) -> Any:
+        """Run a DAG's operators as task runs of the current flow run (orkest.dag)."""
         ...
+
+
+# Set while a `with DAG(...)` block is open: a @task called there defines a node
+# instead of running (the DAG layer sits above core, so it plugs in through this).
+dag_builder_var: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "orkest_dag_builder", default=None)
 
 
 _engine: Engine | None = None

@@ -52,6 +52,9 @@ class FlowRun:
     # The owning engine never overwrites these; it reads and clears them.
     requested_action: str | None = None
     requested_payload: Any = None
+    # The task graph known before any task runs (DAGs and declarative flows): nodes with
+    # their kind, and edges; None for Python flows, whose graph emerges from their runs.
+    graph: dict[str, Any] | None = None
 
     @property
     def state(self) -> State:

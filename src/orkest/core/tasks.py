@@ -6,10 +6,10 @@ import inspect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from functools import update_wrapper
+from functools import cached_property, update_wrapper
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
-from orkest.core.context import get_engine
+from orkest.core.context import dag_builder_var, get_engine
 from orkest.core.results import check_serializer
 
 P = ParamSpec("P")
@@ -110,10 +110,14 @@ class Task(Generic[P, R]):
             raise TypeError(f"@task decorates a function, not {fn!r}")
         self.fn = fn
         self.options = options
-        self.signature = inspect.signature(fn)
         # Stable across processes and reruns: identifies "the same task" in a flow run.
         self.task_key = f"{options.name}:{getattr(fn, '__qualname__', options.name)}"
         update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    @cached_property
+    def signature(self) -> inspect.Signature:
+        """Computed on first use: DAGs make a task per operator and rarely need it."""
+        return inspect.signature(self.fn)
 
     @property
     def name(self) -> str:
@@ -132,6 +136,9 @@ class Task(Generic[P, R]):
 
     def __call__(self, *args: Any, wait_for: Any = None, return_state: bool = False,
                  **kwargs: Any) -> Any:
+        builder = dag_builder_var.get()
+        if builder is not None:  # inside `with DAG(...)`: the call defines a node
+            return builder.add_task_call(self, args, kwargs, wait_for)
         return get_engine().call_task(self, args, kwargs, wait_for=wait_for,
                                       return_state=return_state)
 

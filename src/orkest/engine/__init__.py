@@ -46,17 +46,23 @@ class LocalEngine:
     def map_task(self, task: Task, args: tuple, kwargs: dict, *, wait_for: Any) -> Any:
         return self.dispatcher.map(task, args, kwargs, wait_for, flow_run_var.get())
 
-    def call_flow(self, flow: Flow, args: tuple, kwargs: dict, *, return_state: bool) -> Any:
+    def call_flow(self, flow: Flow, args: tuple, kwargs: dict, *, return_state: bool,
+                  logical_ts: float | None = None) -> Any:
         params = flow.parameters.bind(args, kwargs)
         if flow.options.validate_parameters:
             params = flow.parameters.validate(params)
-        state = start_flow_run(flow, params)
+        state = start_flow_run(flow, params, logical_ts=logical_ts)
         return state if return_state else state.result()
+
+    def run_graph(self, graph: Any, parameters: dict[str, Any]) -> Any:
+        from orkest.engine.dag_run import run_dag
+
+        return run_dag(graph, parameters, self.dispatcher)
 
 
 def start_flow_run(flow: Flow, parameters: dict[str, Any], *, flow_run: Any = None,
                    entrypoint: str | None = None, prior: dict | None = None,
-                   is_rerun: bool = False) -> Any:
+                   is_rerun: bool = False, logical_ts: float | None = None) -> Any:
     """Run `flow` with already validated parameters; the final State.
 
     The CLI passes its own `flow_run` record (to show its id first) and, for a rerun,
@@ -68,7 +74,7 @@ def start_flow_run(flow: Flow, parameters: dict[str, Any], *, flow_run: Any = No
     else:
         recorder = current_recorder()
     run = flow_run or new_flow_run(flow, parameters, parent,
-                                   entrypoint or default_entrypoint(flow))
+                                   entrypoint or default_entrypoint(flow), logical_ts)
     return run_flow(flow, run, parameters, recorder=recorder,  # type: ignore[arg-type]
                     results_dir=settings.current().results_dir, parent=parent, prior=prior,
                     is_rerun=is_rerun)

@@ -42,15 +42,17 @@ _HOSTNAME = socket.gethostname()
 
 
 def new_flow_run(flow: Flow, parameters: dict[str, Any], parent: FlowRunContext | None,
-                 entrypoint: str | None) -> FlowRun:
+                 entrypoint: str | None, logical_ts: float | None = None) -> FlowRun:
     now = time.time()
+    describe_graph = getattr(flow, "describe_graph", None)  # DAGs know theirs up front
     return FlowRun(
         id=new_id(), flow_name=flow.name, name=friendly_name(),
         state_type=StateType.PENDING, state_name="Pending", state_ts=now, created_ts=now,
         flow_version=flow.version, parameters=to_jsonable(parameters),
         parent_flow_run_id=parent.flow_run.id if parent is not None else None,
         retries=flow.options.retries, hostname=_HOSTNAME, pid=os.getpid(),
-        heartbeat_ts=now, entrypoint=entrypoint,
+        heartbeat_ts=now, entrypoint=entrypoint, logical_ts=logical_ts,
+        graph=describe_graph() if describe_graph is not None else None,
     )
 
 

@@ -30,7 +30,8 @@ class RunLogHandler(logging.Handler):
         except Exception:  # noqa: BLE001 - a bad format string must not fail the task
             message = str(record.msg)
         sink.log(LogLine(record.orkest_flow_run_id, record.orkest_task_run_id,  # type: ignore[attr-defined]
-                         record.created, record.levelno, record.name, message, "logger"))
+                         record.created, record.levelno, record.name, message,
+                         getattr(record, "orkest_source", "logger")))
 
 
 def _setup() -> logging.Logger:
@@ -39,6 +40,19 @@ def _setup() -> logging.Logger:
         logger.addHandler(RunLogHandler())
         if logger.level == logging.NOTSET:
             logger.setLevel(logging.INFO)
+    return logger
+
+
+_loggers: dict[str, logging.Logger] = {}
+
+
+def _logger(kind: str) -> logging.Logger:
+    """The task or flow run logger; looked up once (getLogger takes logging's global lock,
+    which every DAG task would otherwise take twice)."""
+    logger = _loggers.get(kind)
+    if logger is None:
+        _setup()
+        logger = _loggers[kind] = logging.getLogger(f"{RUN_LOGGER}.{kind}")
     return logger
 
 
@@ -52,16 +66,15 @@ class RunLogger(logging.LoggerAdapter):
 
 def get_run_logger() -> logging.LoggerAdapter:
     """A logger whose records are stored with the current task run or flow run."""
-    _setup()
     task_ctx = task_run_var.get()
     if task_ctx is not None:
         run = task_ctx.task_run
-        return RunLogger(logging.getLogger(f"{RUN_LOGGER}.task"), {
+        return RunLogger(_logger("task"), {
             "orkest_sink": task_ctx.sink, "orkest_flow_run_id": run.flow_run_id,
             "orkest_task_run_id": run.id})
     flow_ctx = flow_run_var.get()
     if flow_ctx is not None:
-        return RunLogger(logging.getLogger(f"{RUN_LOGGER}.flow"), {
+        return RunLogger(_logger("flow"), {
             "orkest_sink": flow_ctx.sink, "orkest_flow_run_id": flow_ctx.flow_run.id,
             "orkest_task_run_id": None})
     raise MissingContext(

@@ -49,14 +49,15 @@ def _summarize_inputs(task: Task, args: tuple, kwargs: dict) -> dict[str, Any]:
 
 
 def new_task_run(task: Task, flow_ctx: FlowRunContext | None, args: tuple, kwargs: dict,
-                 upstream: list[TaskFuture], runner_name: str | None) -> TaskRun:
+                 upstream: list[TaskFuture], runner_name: str | None, *,
+                 node: NodeRun | None = None) -> TaskRun:
     dynamic_key = flow_ctx.next_dynamic_key(task.task_key) if flow_ctx is not None else "0"
     prior = flow_ctx.prior.get((task.task_key, dynamic_key)) if flow_ctx and flow_ctx.prior \
         else None
     if prior is not None and prior.state_type is StateType.COMPLETED and prior.result_ref:
         return prior  # a rerun keeps the earlier attempt's completed run and its result
     now = time.time()
-    return TaskRun(
+    run = TaskRun(
         id=prior.id if prior is not None else new_id(),
         flow_run_id=flow_ctx.flow_run.id if flow_ctx is not None else None,
         task_name=task.name,
@@ -68,12 +69,29 @@ def new_task_run(task: Task, flow_ctx: FlowRunContext | None, args: tuple, kwarg
         state_ts=now,
         created_ts=prior.created_ts if prior is not None else now,
         tags=sorted(task.options.tags) if task.options.tags else [],
-        parameters=_summarize_inputs(task, args, kwargs) if args or kwargs else {},
+        parameters=_summarize_inputs(task, args, kwargs) if (args or kwargs) and node is None
+        else {},
         upstream=[f.task_run.id for f in upstream] if upstream else [],
         run_count=prior.run_count if prior is not None else 0,
         retries=task.options.retries,
         runner=runner_name,
     )
+    if node is not None:
+        run.name = node.name
+        run.upstream = list(node.upstream_ids)
+    return run
+
+
+class NodeRun:
+    """How a graph node's task run differs from a task call's: its name is the node id,
+    its upstream edges come from the graph (they do not gate it: trigger rules do), and
+    its inputs are filled in when it runs (rendered templates), not summarized here."""
+
+    __slots__ = ("name", "upstream_ids")
+
+    def __init__(self, name: str, upstream_ids: list[str]) -> None:
+        self.name = name
+        self.upstream_ids = upstream_ids
 
 
 def _reused_state(run: TaskRun) -> State | None:
@@ -135,14 +153,15 @@ class Dispatcher:
         return state.result()
 
     def submit(self, task: Task, args: tuple, kwargs: dict, wait_for: Any,
-               flow_ctx: FlowRunContext | None) -> TaskFuture:
+               flow_ctx: FlowRunContext | None, node: NodeRun | None = None) -> TaskFuture:
         if flow_ctx is None:
             raise MissingContext(
                 f"{task.name}.submit() needs a running flow; call {task.name}() to run it"
                 " as a standalone task run"
             )
-        upstream = _upstream_of(args, kwargs, wait_for)
-        run = new_task_run(task, flow_ctx, args, kwargs, upstream, flow_ctx.runner.name)
+        upstream = _upstream_of(args, kwargs, wait_for) if node is None else []
+        run = new_task_run(task, flow_ctx, args, kwargs, upstream, flow_ctx.runner.name,
+                           node=node)
         future = TaskFuture(run)
         flow_ctx.futures.append(future)
         reused = _reused_state(run)
@@ -196,6 +215,41 @@ class Dispatcher:
                            for k, v in plain_kwargs.items()}
             futures.append(self.submit(task, call_args, call_kwargs, wait_for, flow_ctx))
         return futures
+
+    def run_now(self, task: Task, args: tuple, flow_ctx: FlowRunContext,
+                node: NodeRun) -> TaskFuture:
+        """Run a graph node in this thread, with no hand-off to the runner: a DAG does
+        this when the node is the only thing it can run (a chain), where a hand-off
+        would be pure latency."""
+        run = new_task_run(task, flow_ctx, args, {}, [], "inline", node=node)
+        future = TaskFuture(run)
+        flow_ctx.futures.append(future)
+        state = _reused_state(run)
+        if state is None:
+            flow_ctx.sink.task_run(run)
+            flow_ctx.sink.state(_pending_record(run))
+            prepared = self._prepare(task, run, args, {}, [], flow_ctx)
+            state = execute(prepared, flow_ctx.sink, ThreadMeter(), flow_ctx) \
+                if isinstance(prepared, TaskRunJob) else prepared
+        future.set_final(state)
+        return future
+
+    def record_final(self, task: Task, state: State, flow_ctx: FlowRunContext,
+                     node: NodeRun) -> TaskFuture:
+        """A graph node that will not run (skipped, upstream failed): a task run that goes
+        from PENDING straight to `state`, recorded like any other."""
+        run = new_task_run(task, flow_ctx, (), {}, [], flow_ctx.runner.name, node=node)
+        future = TaskFuture(run)
+        flow_ctx.futures.append(future)
+        reused = _reused_state(run)
+        if reused is not None:  # a rerun keeps what completed before
+            future.set_final(reused)
+            return future
+        sink = flow_ctx.sink
+        sink.task_run(run)
+        sink.state(_pending_record(run))
+        future.set_final(set_task_state(run, state, sink))
+        return future
 
     # -- before a job runs --------------------------------------------------------------
     def _prepare(self, task: Task, run: TaskRun, args: tuple, kwargs: dict,

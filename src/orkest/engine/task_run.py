@@ -22,6 +22,7 @@ from orkest.core.states import (
     Failed,
     Retrying,
     Running,
+    Skipped,
     State,
     StateType,
     TimedOut,
@@ -38,7 +39,13 @@ from orkest.engine.context import (
 from orkest.engine.interrupts import Guard, interrupt, watchdog
 from orkest.engine.recorder import RecordSink
 from orkest.engine.results import persist
-from orkest.errors import CancelledRun, SerializationError, TaskTimeoutError, TerminationSignal
+from orkest.errors import (
+    CancelledRun,
+    SerializationError,
+    TaskSkipped,
+    TaskTimeoutError,
+    TerminationSignal,
+)
 
 HOOK_LOGGER = "orkest.hooks"
 
@@ -151,6 +158,8 @@ def execute(job: TaskRunJob, sink: RecordSink, meter: Any, flow_ctx: FlowRunCont
                 state = set_task_state(run, Completed(data=value, result_ref=ref), sink)
                 run_hooks(options.on_completion, task, run, state, sink)
                 return state
+            if isinstance(error, TaskSkipped):  # the task chose not to do its work
+                return set_task_state(run, Skipped(message=str(error) or "Skipped"), sink)
             if _should_retry(error, attempt, options.retry_on, options.retries):
                 delay = options.retry_delay(attempt)
                 if options.retry_jitter_factor:

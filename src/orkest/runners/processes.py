@@ -65,9 +65,11 @@ GRACE_SECONDS = 2.0  # past a timeout, how long a child may take to report befor
 STOP_SECONDS = 2.0  # how long shutdown waits for idle workers to exit before killing them
 MAX_BOOT_FAILURES = 3  # workers dying before they are ready: then queued jobs fail
 USER_MODULE_PREFIX = "orkest_user_"  # see orkest._internal.loading
+# What the child may change in a task run (parameters: inputs known only when it runs,
+# such as a DAG task's rendered templates).
 _COPIED = ("state_type", "state_name", "state_message", "state_ts", "start_ts", "end_ts",
            "run_count", "cpu_seconds", "peak_rss_bytes", "resource_scope", "failure_type",
-           "failure_traceback", "result_ref", "cache_key")
+           "failure_traceback", "result_ref", "cache_key", "parameters")
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 log = logging.getLogger("orkest.runners.processes")

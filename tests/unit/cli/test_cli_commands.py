@@ -98,7 +98,8 @@ class TestRun:
         result = orkest("run", f"{flows}:nope")
         assert result.exit_code == 2
         assert result.stderr.count("\n") == 1
-        assert "has no flow 'nope' (flows found there: fails, ok, pauses," in result.stderr
+        assert ("has no flow or DAG 'nope' (flows and DAGs found there: fails, ok, pauses,"
+                in result.stderr)
         assert stored_runs() == []
 
     def test_a_task_is_not_a_flow(self, orkest: Cli, flows: Path) -> None:

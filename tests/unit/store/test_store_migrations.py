@@ -81,3 +81,38 @@ def test_fresh_database_gets_every_table(tmp_path):
         names = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert names == {"alembic_version", "flow_runs", "task_runs", "state_history", "logs",
                      "results", "cache_entries"}
+
+
+def test_upgrade_from_0001_keeps_runs_and_adds_the_graph(tmp_path):
+    """A database written before DAGs (revision 0001) upgrades in place, losing nothing."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from orkest.store.sql.migrate import MIGRATIONS_DIR
+
+    db = tmp_path / "orkest.db"
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.set_main_option("path_separator", "os")
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+    engine.dispose()
+    with sqlite3.connect(db) as raw:
+        columns = [r[1] for r in raw.execute("PRAGMA table_info(flow_runs)")]
+        assert "graph" not in columns
+        raw.execute(
+            "INSERT INTO flow_runs (id, flow_name, name, state_type, state_name, state_ts, "
+            "created_ts, parameters, tags, run_count, retries) VALUES ('old-run', 'etl', "
+            "'calm-otter', 'COMPLETED', 'Completed', 1.0, 1.0, '{}', '[]', 1, 0)")
+    store = SqlRunStore(f"sqlite:///{db}")
+    try:
+        old = store.read_flow_run("old-run")
+        assert (old.flow_name, old.state_name, old.graph) == ("etl", "Completed", None)
+    finally:
+        store.close()
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT version_num FROM alembic_version").fetchone() == (
+            migrate.HEAD_REVISION,)

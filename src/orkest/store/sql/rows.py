@@ -45,7 +45,8 @@ cache_values = attrgetter(*CACHE_COLUMNS)
 
 _FLOW_STATE = FLOW_RUN_COLUMNS.index("state_type")
 _FLOW_JSON = tuple(FLOW_RUN_COLUMNS.index(n) for n in ("parameters", "tags"))
-_FLOW_PAYLOAD = FLOW_RUN_COLUMNS.index("requested_payload")
+_FLOW_NULLABLE_JSON = tuple(FLOW_RUN_COLUMNS.index(n)
+                            for n in ("requested_payload", "graph"))
 _TASK_STATE = TASK_RUN_COLUMNS.index("state_type")
 _TASK_JSON = tuple(TASK_RUN_COLUMNS.index(n) for n in ("tags", "parameters", "upstream"))
 _STATE_TYPE = STATE_COLUMNS.index("type")
@@ -56,8 +57,9 @@ def flow_run_values(run: FlowRun) -> tuple[Any, ...]:
     values[_FLOW_STATE] = str(values[_FLOW_STATE])
     for i in _FLOW_JSON:
         values[i] = to_json(values[i])
-    payload = values[_FLOW_PAYLOAD]
-    values[_FLOW_PAYLOAD] = None if payload is None else to_json(payload)
+    for i in _FLOW_NULLABLE_JSON:
+        value = values[i]
+        values[i] = None if value is None else to_json(value)
     return tuple(values)
 
 

@@ -1,4 +1,4 @@
-"""The engine suite runs on every local runner: same flow code, same outcomes."""
+"""Engine and DAG suites run on every local runner: same flow code, same outcomes."""
 
 from __future__ import annotations
 
