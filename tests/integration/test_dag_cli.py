@@ -86,3 +86,57 @@ def test_unknown_dag_and_bad_param_exit_2(tmp_path: Path) -> None:
     stray = orkest("run", f"{path}:nightly-etl", "--param", "colour=red")
     assert stray.returncode == 2 and "colour" in stray.stderr
     assert json.loads(orkest("flow-run", "ls", "--json").stdout) == []
+
+
+SLOW_DAG = '''
+from orkest import DAG
+from orkest.operators import BashOperator, EmptyOperator
+
+with DAG("slow-dag") as dag:
+    sleep = BashOperator(task_id="sleep",
+                         bash_command="sleep 300 & echo $! > {pid_file}; sleep 300")
+    sleep >> EmptyOperator(task_id="after")
+'''
+
+
+def test_cancel_a_running_dag_kills_its_command(tmp_path: Path) -> None:
+    import time
+
+    from orkest.store import open_store
+
+    pid_file = tmp_path / "child.pid"
+    path = tmp_path / "slow.py"
+    path.write_text(SLOW_DAG.format(pid_file=pid_file))
+    env = {**os.environ, "ORKEST_POLL_SECONDS": "0.1"}
+    proc = subprocess.Popen([*COMMAND, "run", f"{path}:slow-dag"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not (pid_file.exists() and pid_file.read_text().strip()):
+            assert time.monotonic() < deadline, "the command never started"
+            time.sleep(0.05)
+        run_id = open_store().list_flow_runs(flow_name="slow-dag")[0].id
+        cancelled = orkest("flow-run", "cancel", run_id)
+        assert cancelled.returncode == 0, cancelled.stdout + cancelled.stderr
+        proc.communicate(timeout=30)
+        assert proc.returncode == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    doc = json.loads(orkest("flow-run", "inspect", run_id, "--json").stdout)
+    assert doc["state_type"] == "CANCELLED"
+    assert {t["name"]: t["state_type"] for t in doc["task_runs"]} == {"sleep": "CANCELLED"}
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child), "the command's background child outlived the cancel"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False

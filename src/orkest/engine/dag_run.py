@@ -29,7 +29,7 @@ from orkest.dag.trigger_rules import Decision, UpstreamCounts, decide
 from orkest.engine.context import current_flow_run, task_run_var
 from orkest.engine.logs import get_run_logger
 from orkest.engine.submission import Dispatcher, NodeRun
-from orkest.errors import FailedRun
+from orkest.errors import CancelledRun, FailedRun, TaskTimeoutError
 
 _FAILED_TYPES = frozenset({StateType.FAILED, StateType.CRASHED, StateType.CANCELLED})
 _IN_PROCESS_RUNNERS = frozenset({"sequential", "threads"})
@@ -165,7 +165,10 @@ class _DagRun:
         for tid in self.order:
             self._consider(tid)
         remaining = len(self.order)
+        cancel = self.flow_ctx.cancel_event
         while remaining:
+            if cancel.is_set() and self.in_flight == 0:
+                break  # what has not started never will
             self._dispatch_ready()
             try:
                 tid = self.finished.get(timeout=0.5)  # a timeout keeps it interruptible
@@ -184,6 +187,8 @@ class _DagRun:
         """Start what is ready: on an in-process runner, a lone ready task with nothing
         else running runs right here (a chain never pays a thread hand-off)."""
         ready, self.ready = self.ready, []
+        if self.flow_ctx.cancel_event.is_set():
+            return
         if len(ready) == 1 and self.in_flight == 0 and self.share_xcoms:
             operator = ready[0]
             call = NodeCall(operator, self.info, self.xcoms)
@@ -196,7 +201,7 @@ class _DagRun:
 
     # -- deciding ---------------------------------------------------------------------
     def _consider(self, tid: str) -> None:
-        if tid in self.futures:
+        if tid in self.futures or self.flow_ctx.cancel_event.is_set():
             return
         operator = self.dag.task_dict[tid]
         reason = self.forced.get(tid)
@@ -274,8 +279,13 @@ class _DagRun:
                 self._force_skip(child, reason, transitive)
 
     def _raise_failures(self) -> None:
+        if self.flow_ctx.cancel_event.is_set():  # a cancel (or the flow's timeout) ends it
+            guard = getattr(self.flow_ctx.control, "flow_guard", None)
+            fired = getattr(guard, "fired", None)
+            raise fired if isinstance(fired, CancelledRun | TaskTimeoutError) else \
+                CancelledRun("Flow run was cancelled")
         failed = [(tid, f.state) for tid, f in self.futures.items()
-                  if f.state.type in _FAILED_TYPES]
+                  if f is not None and f.state.type in _FAILED_TYPES]
         if not failed:
             return
         first_tid, first = failed[0]

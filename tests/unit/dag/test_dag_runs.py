@@ -49,12 +49,14 @@ def test_tutorial_shape_with_templated_bash(runner, tmp_path: Path) -> None:
         t3 = BashOperator(task_id="env", bash_command='echo "$TARGET" && pwd',
                           env={"TARGET": "{{ params.dataset }}-{{ ds }}"}, append_env=True,
                           cwd=str(tmp_path))
+        t4 = BashOperator(task_id="ids", bash_command="echo {{ run_id }} {{ logical_date }}")
         t1 >> [t2, t3]
+        t1 >> t4
     state = dag.test(logical_date=dt.datetime(2026, 3, 4, 5, 6), params={"dataset": "crm"})
     assert state.is_completed(), state.message
     runs = last_runs()
     assert {n: outcome(r) for n, r in runs.items()} == {
-        n: ("COMPLETED", "Completed") for n in ("print_date", "templated", "env")}
+        n: ("COMPLETED", "Completed") for n in ("print_date", "templated", "env", "ids")}
     assert ("stdout", "2026-03-04 20260304 crm") in logs_of(runs["templated"])
     # the rendered command is stored with the run, and logged
     assert runs["templated"].parameters["bash_command"] == "echo '2026-03-04 20260304 crm'"
@@ -64,6 +66,7 @@ def test_tutorial_shape_with_templated_bash(runner, tmp_path: Path) -> None:
     assert runs["templated"].upstream == [runs["print_date"].id]
     flow_run = open_store().list_flow_runs()[0]
     assert flow_run.logical_ts == dt.datetime(2026, 3, 4, 5, 6, tzinfo=dt.UTC).timestamp()
+    assert ("stdout", f"{flow_run.id} 2026-03-04 05:06:00+00:00") in logs_of(runs["ids"])
 
 
 def test_xcom_push_pull_and_context_injection(runner) -> None:
