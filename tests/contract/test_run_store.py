@@ -205,6 +205,56 @@ class TestRunStore:
         assert ids(store.list_flow_runs(limit=2, offset=1)) == ["run40000", "run30000"]
         assert store.list_flow_runs(state_types=[]) == []
 
+    def test_filters_by_tag_and_time_and_counts_agree(self, store):
+        runs = [
+            flow_run(f"tag{i}0000", created_ts=100.0 + i, flow_name="a" if i < 3 else "b",
+                     tags=[["etl"], ["etl", "daily"], ["etl_x"], ["50%"], [], ["daily"]][i],
+                     state_type=S.FAILED if i % 2 else S.COMPLETED)
+            for i in range(6)
+        ]
+        write(store, *runs)
+        ids = lambda rs: [r.id for r in rs]  # noqa: E731
+        assert ids(store.list_flow_runs(tag="etl")) == ["tag10000", "tag00000"]
+        assert ids(store.list_flow_runs(tag="daily")) == ["tag50000", "tag10000"]
+        assert ids(store.list_flow_runs(tag="50%")) == ["tag30000"]
+        assert store.list_flow_runs(tag="et") == []  # whole tags only, no substrings
+        assert ids(store.list_flow_runs(created_after=102.0, created_before=104.0)) == [
+            "tag30000", "tag20000"]
+        assert store.count_flow_runs() == 6
+        assert store.count_flow_runs(tag="etl", state_types=[S.FAILED]) == 1
+        assert store.count_flow_runs(flow_name="b", created_after=104.0) == 2
+        assert store.count_flow_runs(state_types=[]) == 0
+
+    def test_list_flows_and_dashboard_aggregates(self, store):
+        fr_a = [flow_run(created_ts=t, flow_name="a", state_type=st)
+                for t, st in ((1000.0, S.COMPLETED), (1030.0, S.FAILED), (1070.0, S.FAILED))]
+        fr_b = [flow_run(created_ts=1065.0, flow_name="b", state_type=S.COMPLETED),
+                flow_run(created_ts=10.0, flow_name="b", state_type=S.COMPLETED)]
+        tasks = [task_run(fr_a[0].id, created_ts=1000.0, task_name="load", start_ts=1.0,
+                          end_ts=5.0),
+                 task_run(fr_a[0].id, created_ts=1001.0, task_name="load", start_ts=1.0,
+                          end_ts=3.0),
+                 task_run(fr_a[0].id, created_ts=1002.0, task_name="extract", start_ts=1.0,
+                          end_ts=2.0),
+                 task_run(fr_a[0].id, created_ts=1003.0, task_name="never_ran"),
+                 task_run(fr_a[0].id, created_ts=5.0, task_name="old", start_ts=0.0,
+                          end_ts=99.0)]
+        write(store, *fr_a, *fr_b, *tasks)
+        assert [(f.name, f.run_count, f.last_run_ts) for f in store.list_flows()] == [
+            ("a", 3, 1070.0), ("b", 2, 1065.0)]
+        assert [f.name for f in store.list_flows(limit=1, offset=1)] == ["b"]
+        counts = [(c.bucket_ts, c.state_type, c.count)
+                  for c in store.flow_run_counts(since=1000.0, bucket_seconds=60.0)]
+        # 1000 -> [960, 1020); 1030, 1065 and 1070 -> [1020, 1080); 10 is before `since`
+        assert counts == [(960.0, S.COMPLETED, 1), (1020.0, S.COMPLETED, 1),
+                          (1020.0, S.FAILED, 2)]
+        slow = store.slowest_tasks(since=1000.0)
+        assert [(t.task_name, t.runs, t.mean_seconds, t.max_seconds) for t in slow] == [
+            ("load", 2, 3.0, 4.0), ("extract", 1, 1.0, 1.0)]
+        assert len(store.slowest_tasks(since=0.0, limit=1)) == 1
+        assert store.count_task_runs(flow_run_id=fr_a[0].id) == 5
+        assert store.count_task_runs(state_types=[S.RUNNING]) == 0
+
     def test_list_task_runs_in_creation_order_within_a_flow_run(self, store):
         fr, other = flow_run(), flow_run()
         tasks = [task_run(fr.id, f"t{i}", created_ts=50.0 + i,

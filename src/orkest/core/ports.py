@@ -8,10 +8,13 @@ from typing import Protocol
 from orkest.core.records import (
     CacheEntry,
     FlowRun,
+    FlowSummary,
     LogLine,
     ResultBlob,
+    StateCount,
     StateRecord,
     TaskRun,
+    TaskStat,
     WriteBatch,
 )
 from orkest.core.states import State, StateType
@@ -37,10 +40,34 @@ class RunStore(Protocol):
         flow_name: str | None = None,
         state_types: Sequence[StateType] | None = None,
         parent_flow_run_id: str | None = None,
+        tag: str | None = None,
+        created_after: float | None = None,
+        created_before: float | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[FlowRun]:
-        """Newest first."""
+        """Newest first; created_after is inclusive, created_before exclusive."""
+
+    def count_flow_runs(
+        self,
+        *,
+        flow_name: str | None = None,
+        state_types: Sequence[StateType] | None = None,
+        parent_flow_run_id: str | None = None,
+        tag: str | None = None,
+        created_after: float | None = None,
+        created_before: float | None = None,
+    ) -> int:
+        """How many flow runs list_flow_runs would give without limit and offset."""
+
+    def list_flows(self, *, limit: int = 100, offset: int = 0) -> list[FlowSummary]:
+        """Flow names with runs, by name."""
+
+    def flow_run_counts(self, *, since: float, bucket_seconds: float) -> list[StateCount]:
+        """Flow runs created since `since`, counted per time bucket and current state."""
+
+    def slowest_tasks(self, *, since: float, limit: int = 10) -> list[TaskStat]:
+        """Task names by mean duration of their runs created since `since`, slowest first."""
 
     def read_task_run(self, task_run_id: str) -> TaskRun:
         """The task run with that id (or unique id prefix); ObjectNotFound otherwise."""
@@ -54,6 +81,13 @@ class RunStore(Protocol):
         offset: int = 0,
     ) -> list[TaskRun]:
         """In creation order within a flow run; newest first across flow runs."""
+
+    def count_task_runs(
+        self,
+        *,
+        flow_run_id: str | None = None,
+        state_types: Sequence[StateType] | None = None,
+    ) -> int: ...
 
     def read_states(self, run_id: str) -> list[StateRecord]:
         """A run's state history, oldest first."""

@@ -181,3 +181,33 @@ class WriteBatch:
 def record_dict(record: Any) -> dict[str, Any]:
     """A record as a plain dict (for JSON output and stores)."""
     return {f.name: getattr(record, f.name) for f in fields(record)}
+
+
+# -- summaries the API and UI read (computed by the store, never written) -----------------
+
+@dataclass(frozen=True, slots=True)
+class FlowSummary:
+    """A flow name seen in the store, with how many runs it has and the newest one's time."""
+
+    name: str
+    run_count: int
+    last_run_ts: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class StateCount:
+    """How many flow runs created in one time bucket are in one state now."""
+
+    bucket_ts: float
+    state_type: StateType
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStat:
+    """Durations of the finished runs of one task name (the slowest-tasks panel)."""
+
+    task_name: str
+    runs: int
+    mean_seconds: float
+    max_seconds: float

@@ -17,10 +17,13 @@ from typing import TypeVar
 from orkest.core.records import (
     CacheEntry,
     FlowRun,
+    FlowSummary,
     LogLine,
     ResultBlob,
+    StateCount,
     StateRecord,
     TaskRun,
+    TaskStat,
     WriteBatch,
 )
 from orkest.core.states import State, StateType
@@ -149,19 +152,78 @@ class MemoryRunStore:
         flow_name: str | None = None,
         state_types: Sequence[StateType] | None = None,
         parent_flow_run_id: str | None = None,
+        tag: str | None = None,
+        created_after: float | None = None,
+        created_before: float | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[FlowRun]:
-        types = None if state_types is None else set(state_types)
         with self._lock:
-            found = [
-                r for r in self._flow_runs.values()
-                if (flow_name is None or r.flow_name == flow_name)
-                and (types is None or r.state_type in types)
-                and (parent_flow_run_id is None or r.parent_flow_run_id == parent_flow_run_id)
-            ]
+            found = self._matching(flow_name, state_types, parent_flow_run_id, tag,
+                                   created_after, created_before)
             found.sort(key=lambda r: (r.created_ts, r.id), reverse=True)
             return [_copy_run(r) for r in found[offset:offset + limit]]
+
+    def count_flow_runs(
+        self,
+        *,
+        flow_name: str | None = None,
+        state_types: Sequence[StateType] | None = None,
+        parent_flow_run_id: str | None = None,
+        tag: str | None = None,
+        created_after: float | None = None,
+        created_before: float | None = None,
+    ) -> int:
+        with self._lock:
+            return len(self._matching(flow_name, state_types, parent_flow_run_id, tag,
+                                      created_after, created_before))
+
+    def _matching(self, flow_name: str | None, state_types: Sequence[StateType] | None,
+                  parent_flow_run_id: str | None, tag: str | None,
+                  created_after: float | None, created_before: float | None
+                  ) -> list[FlowRun]:
+        types = None if state_types is None else set(state_types)
+        return [
+            r for r in self._flow_runs.values()
+            if (flow_name is None or r.flow_name == flow_name)
+            and (types is None or r.state_type in types)
+            and (parent_flow_run_id is None or r.parent_flow_run_id == parent_flow_run_id)
+            and (tag is None or tag in r.tags)
+            and (created_after is None or r.created_ts >= created_after)
+            and (created_before is None or r.created_ts < created_before)
+        ]
+
+    def list_flows(self, *, limit: int = 100, offset: int = 0) -> list[FlowSummary]:
+        with self._lock:
+            seen: dict[str, list[float]] = {}
+            for run in self._flow_runs.values():
+                seen.setdefault(run.flow_name, []).append(run.created_ts)
+        return [FlowSummary(name, len(times), max(times))
+                for name, times in sorted(seen.items())][offset:offset + limit]
+
+    def flow_run_counts(self, *, since: float, bucket_seconds: float) -> list[StateCount]:
+        counts: dict[tuple[float, StateType], int] = {}
+        with self._lock:
+            for run in self._flow_runs.values():
+                if run.created_ts >= since:
+                    bucket = (run.created_ts // bucket_seconds) * bucket_seconds
+                    key = (bucket, run.state_type)
+                    counts[key] = counts.get(key, 0) + 1
+        return [StateCount(b, t, n) for (b, t), n in sorted(counts.items(),
+                                                            key=lambda kv: (kv[0][0],
+                                                                            kv[0][1].value))]
+
+    def slowest_tasks(self, *, since: float, limit: int = 10) -> list[TaskStat]:
+        durations: dict[str, list[float]] = {}
+        with self._lock:
+            for run in self._task_runs.values():
+                if run.created_ts >= since and run.start_ts is not None \
+                        and run.end_ts is not None:
+                    durations.setdefault(run.task_name, []).append(run.end_ts - run.start_ts)
+        stats = [TaskStat(name, len(d), sum(d) / len(d), max(d))
+                 for name, d in durations.items()]
+        stats.sort(key=lambda s: (-s.mean_seconds, s.task_name))
+        return stats[:limit]
 
     def list_task_runs(
         self,
@@ -180,6 +242,18 @@ class MemoryRunStore:
             ]
             found.sort(key=lambda r: (r.created_ts, r.id), reverse=flow_run_id is None)
             return [_copy_run(r) for r in found[offset:offset + limit]]
+
+    def count_task_runs(
+        self,
+        *,
+        flow_run_id: str | None = None,
+        state_types: Sequence[StateType] | None = None,
+    ) -> int:
+        types = None if state_types is None else set(state_types)
+        with self._lock:
+            return sum(1 for r in self._task_runs.values()
+                       if (flow_run_id is None or r.flow_run_id == flow_run_id)
+                       and (types is None or r.state_type in types))
 
     def read_states(self, run_id: str) -> list[StateRecord]:
         with self._lock:

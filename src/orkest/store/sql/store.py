@@ -19,17 +19,20 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from orkest.core.records import (
     CacheEntry,
     FlowRun,
+    FlowSummary,
     LogLine,
     ResultBlob,
+    StateCount,
     StateRecord,
     TaskRun,
+    TaskStat,
     WriteBatch,
 )
 from orkest.core.states import State, StateType
 from orkest.core.transitions import Policy, check_transition
 from orkest.errors import StoreError
 from orkest.store import semantics
-from orkest.store.sql import bulk, connect, dialects, migrate, rows
+from orkest.store.sql import bulk, connect, dialects, migrate, queries, rows
 from orkest.store.sql.tables import (
     REQUEST_COLUMNS,
     cache_entries,
@@ -184,19 +187,52 @@ class SqlRunStore:
         flow_name: str | None = None,
         state_types: Sequence[StateType] | None = None,
         parent_flow_run_id: str | None = None,
+        tag: str | None = None,
+        created_after: float | None = None,
+        created_before: float | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[FlowRun]:
         c = flow_runs.c
-        stmt = select(flow_runs)
-        if flow_name is not None:
-            stmt = stmt.where(c.flow_name == flow_name)
-        if state_types is not None:
-            stmt = stmt.where(c.state_type.in_([str(t) for t in state_types]))
-        if parent_flow_run_id is not None:
-            stmt = stmt.where(c.parent_flow_run_id == parent_flow_run_id)
-        stmt = stmt.order_by(c.created_ts.desc(), c.id.desc()).limit(limit).offset(offset)
+        where = queries.flow_run_conditions(flow_name, state_types,
+                                            parent_flow_run_id, tag, created_after,
+                                            created_before)
+        stmt = (select(flow_runs).where(*where).order_by(c.created_ts.desc(), c.id.desc())
+                .limit(limit).offset(offset))
         return [rows.to_flow_run(r) for r in self._all(stmt)]
+
+    def count_flow_runs(
+        self,
+        *,
+        flow_name: str | None = None,
+        state_types: Sequence[StateType] | None = None,
+        parent_flow_run_id: str | None = None,
+        tag: str | None = None,
+        created_after: float | None = None,
+        created_before: float | None = None,
+    ) -> int:
+        where = queries.flow_run_conditions(flow_name, state_types,
+                                            parent_flow_run_id, tag, created_after,
+                                            created_before)
+        return self._scalar(queries.count(flow_runs, where))
+
+    def list_flows(self, *, limit: int = 100, offset: int = 0) -> list[FlowSummary]:
+        with self._read() as conn:
+            found = conn.execute(queries.flows(limit, offset)).all()
+        return [FlowSummary(name, int(n), last) for name, n, last in found]
+
+    def flow_run_counts(self, *, since: float, bucket_seconds: float) -> list[StateCount]:
+        if bucket_seconds <= 0:
+            raise ValueError(f"bucket_seconds must be > 0, not {bucket_seconds!r}")
+        with self._read() as conn:
+            found = conn.execute(queries.flow_run_counts(self._dialect, since,
+                                                         bucket_seconds)).all()
+        return [StateCount(float(b), StateType(t), int(n)) for b, t, n in found]
+
+    def slowest_tasks(self, *, since: float, limit: int = 10) -> list[TaskStat]:
+        with self._read() as conn:
+            found = conn.execute(queries.slowest_tasks(since, limit)).all()
+        return [TaskStat(name, int(n), float(mean), float(top)) for name, n, mean, top in found]
 
     def list_task_runs(
         self,
@@ -207,14 +243,22 @@ class SqlRunStore:
         offset: int = 0,
     ) -> list[TaskRun]:
         c = task_runs.c
-        stmt = select(task_runs)
-        if state_types is not None:
-            stmt = stmt.where(c.state_type.in_([str(t) for t in state_types]))
+        stmt = select(task_runs).where(*queries.task_run_conditions(flow_run_id, state_types))
         if flow_run_id is not None:
-            stmt = stmt.where(c.flow_run_id == flow_run_id).order_by(c.created_ts, c.id)
+            stmt = stmt.order_by(c.created_ts, c.id)
         else:
             stmt = stmt.order_by(c.created_ts.desc(), c.id.desc())
         return [rows.to_task_run(r) for r in self._all(stmt.limit(limit).offset(offset))]
+
+    def count_task_runs(
+        self,
+        *,
+        flow_run_id: str | None = None,
+        state_types: Sequence[StateType] | None = None,
+    ) -> int:
+        return self._scalar(queries.count(task_runs,
+                                          queries.task_run_conditions(flow_run_id,
+                                                                      state_types)))
 
     def read_states(self, run_id: str) -> list[StateRecord]:
         c = state_history.c
@@ -278,6 +322,10 @@ class SqlRunStore:
             count = conn.execute(select(func.count()).select_from(table).where(prefix)).scalar()
             raise semantics.ambiguous(label, ident, int(count or 0))
         return matches[0]
+
+    def _scalar(self, stmt: Any) -> int:
+        with self._read() as conn:
+            return int(conn.execute(stmt).scalar() or 0)
 
     def _all(self, stmt: Any) -> list[Mapping[str, Any]]:
         with self._read() as conn:
