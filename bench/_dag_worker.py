@@ -174,14 +174,22 @@ def _time_dag_test(api: SimpleNamespace, shape: str, n: int, warmup: int) -> dic
     dag = builder(api, f"bench_{shape}", n)
     define_s = time.perf_counter() - start
     RESULT.clear()
+    # orkest: a plain @task chain of as many tasks runs right before and after, in this
+    # process, so the DAG-vs-plain ratio compares like with like on a machine whose speed
+    # drifts (shared cores): see bench/README.md.
+    plain_before = _time_plain(api, task_count(shape, n), warmup) if api.flow else None
     start = time.perf_counter()
     state = dag.test()
     elapsed = time.perf_counter() - start
+    plain_after = _time_plain(api, task_count(shape, n), warmup) if api.flow else None
     if not state.is_completed():
         raise RuntimeError(f"DAG run failed: {state!r}")
     if RESULT.get("value") != expected(shape, n):
         raise RuntimeError(f"wrong result {RESULT.get('value')}, expected {expected(shape, n)}")
-    return {"outer_s": elapsed, "define_s": define_s, "tasks": task_count(shape, n)}
+    out = {"outer_s": elapsed, "define_s": define_s, "tasks": task_count(shape, n)}
+    if plain_before and plain_after:
+        out["paired_plain_s"] = (plain_before["outer_s"] + plain_after["outer_s"]) / 2
+    return out
 
 
 def _time_plain(api: SimpleNamespace, n: int, warmup: int) -> dict[str, Any]:

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "db": "orkest.cli.db:db_group",
     "demo": "orkest.cli.demo:demo_command",
     "schema": "orkest.cli.schema:schema_group",
+    "server": "orkest.cli.server:server_group",
 }
 
 

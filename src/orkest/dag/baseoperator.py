@@ -202,6 +202,7 @@ class BaseOperator:
         state = dict(self.__dict__)
         state["dag"] = None
         state["_task"] = None
+        state.pop("_template_plan", None)
         return state
 
     def __repr__(self) -> str:

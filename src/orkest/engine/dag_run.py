@@ -78,24 +78,41 @@ def run_operator(call: NodeCall) -> dict[str, Any]:
 def render_fields(operator: BaseOperator, context: dict[str, Any]
                   ) -> tuple[BaseOperator, dict[str, Any]]:
     """`operator` with its template fields rendered (a copy, when any has a template),
-    and what the fields became."""
-    rendered_op = operator
-    rendered: dict[str, Any] = {}
-    for name in operator.template_fields:
-        value = getattr(operator, name)
-        if value is None or value == [] or value == {}:
-            continue
-        if _has_template(value):
-            from orkest.templating import render_structure
+    and what the fields became (kept as the task run's inputs)."""
+    templated, static = _template_plan(operator)
+    if not templated:
+        return operator, dict(static)
+    from orkest.templating import render_structure
 
-            value = render_structure(value, context, name=operator.template_labels.get(
-                name, name), task_id=operator.task_id,
-                native=name in operator.template_fields_native)
-            if rendered_op is operator:
-                rendered_op = copy.copy(operator)
-            setattr(rendered_op, name, value)
+    rendered_op = copy.copy(operator)
+    rendered = dict(static)
+    for name in templated:
+        value = render_structure(getattr(operator, name), context,
+                                 name=operator.template_labels.get(name, name),
+                                 task_id=operator.task_id,
+                                 native=name in operator.template_fields_native)
+        setattr(rendered_op, name, value)
         rendered[name] = _keepable(value)
     return rendered_op, rendered
+
+
+def _template_plan(operator: BaseOperator) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """Which fields hold templates, and the kept form of those that do not: worked out
+    once per operator, since a definition does not change between its runs."""
+    plan = operator.__dict__.get("_template_plan")
+    if plan is None:
+        templated: list[str] = []
+        static: dict[str, Any] = {}
+        for name in operator.template_fields:
+            value = getattr(operator, name)
+            if value is None or value == [] or value == {}:
+                continue
+            if _has_template(value):
+                templated.append(name)
+            else:
+                static[name] = _keepable(value)
+        plan = operator.__dict__["_template_plan"] = (tuple(templated), static)
+    return plan
 
 
 def _has_template(value: Any) -> bool:
