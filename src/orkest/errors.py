@@ -13,6 +13,7 @@
     ├── FlowFileError                a YAML/JSON flow file is invalid (file, field path, line)
     │   └── FlowFileCycleError       ... because its depends_on form a cycle (also a CycleError)
     ├── TemplateError                a template cannot be rendered (template, task, name)
+    ├── InvalidSchedule              a cron/interval/RRULE or time zone is malformed
     ├── UserCodeError                base of failures raised inside user code wrappers
     │   ├── TaskTimeoutError         a task or flow ran past its timeout (also a TimeoutError)
     │   │   └── SensorTimeout        a sensor's condition did not hold within its timeout
@@ -136,6 +137,10 @@ class MissingContext(OrkestError):
 
 class TaskSkipped(OrkestError):
     """Raise inside a task or operator to end its run SKIPPED instead of FAILED."""
+
+
+class InvalidSchedule(OrkestError, ValueError):
+    """A cron, interval, RRULE or time zone cannot be used; the message names field and value."""
 
 
 class OrkestSignal(BaseException):  # noqa: N818 - a signal, not an error

@@ -60,6 +60,7 @@ class DAG:
             raise DagDefinitionError(
                 f"DAG {dag_id!r}: schedule must be a cron string, a preset such as '@daily', "
                 f"a timedelta or a schedule object, not {schedule!r}")
+        self.timetable = _timetable(dag_id, schedule)
         if max_active_runs is not None and (not isinstance(max_active_runs, int)
                                             or max_active_runs < 1):
             raise DagDefinitionError(f"DAG {dag_id!r}: max_active_runs must be >= 1")
@@ -223,6 +224,20 @@ class DagFlow(Flow):
 
     def __reduce__(self) -> Any:
         return (DagFlow, (self.dag,))
+
+
+def _timetable(dag_id: str, schedule: Any) -> Any:
+    """The Schedule object behind `schedule` (None for manual and @once DAGs), checked now
+    so a bad cron fails where the DAG is defined."""
+    if schedule is None or schedule == "@once":
+        return None
+    from orkest.errors import InvalidSchedule
+    from orkest.schedules import schedule_from
+
+    try:
+        return schedule_from(schedule)
+    except InvalidSchedule as exc:
+        raise InvalidSchedule(f"DAG {dag_id!r}: {exc}") from None
 
 
 def _params_signature(params: Mapping[str, Any]) -> inspect.Signature:

@@ -162,3 +162,15 @@ def test_dag_params_become_typed_flow_parameters() -> None:
 
     with pytest.raises(ParameterValidationError, match="n"):
         flow.parameters.validate(flow.parameters.bind((), {"n": "many"}))
+
+
+def test_schedule_is_parsed_when_the_dag_is_defined() -> None:
+    from orkest.errors import InvalidSchedule
+    from orkest.schedules import Cron, Interval
+
+    assert DAG("cron", schedule="0 6 * * *").timetable == Cron("0 6 * * *")
+    assert DAG("daily", schedule="@daily").timetable == Cron("0 0 * * *")
+    assert DAG("every", schedule=timedelta(hours=1)).timetable == Interval(3600)
+    assert DAG("manual").timetable is None and DAG("once", schedule="@once").timetable is None
+    with pytest.raises(InvalidSchedule, match="DAG 'bad'.*minute.*61"):
+        DAG("bad", schedule="61 * * * *")
