@@ -11,6 +11,7 @@ from orkest.core.flows import Flow, flow
 from orkest.core.futures import TaskFuture, unmapped
 from orkest.core.states import State, StateType
 from orkest.core.tasks import Task, task
+from orkest.store import register_scheme as _register_scheme
 
 __version__ = "0.1.0"
 
@@ -55,4 +56,13 @@ def _build_engine() -> Any:
     return orkest.engine.install()
 
 
+def _open_remote_store(url: str) -> Any:
+    """http(s) store URLs (ORKEST_API_URL) open the API client, which loads httpx then."""
+    from orkest.client import open_remote_store
+
+    return open_remote_store(url)
+
+
 _install_engine(factory=_build_engine)
+_register_scheme("http", _open_remote_store)
+_register_scheme("https", _open_remote_store)

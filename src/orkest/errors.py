@@ -3,7 +3,8 @@
     OrkestError                      every error orkest raises on purpose
     ├── ConfigurationError           a setting, path or ORKEST_HOME cannot be used
     ├── StoreError                   the run store cannot be read or written
-    │   └── ObjectNotFound           no flow run / task run with that id
+    │   ├── ObjectNotFound           no flow run / task run with that id
+    │   └── StoreUnavailable         cannot be reached now (server down, 5xx): retried
     ├── InvalidStateTransition       the state machine rejected a transition
     ├── ParameterValidationError     a flow's parameters do not fit its signature
     ├── SerializationError           a result could not be persisted or read back
@@ -40,6 +41,14 @@ class ConfigurationError(OrkestError):
 
 class StoreError(OrkestError):
     """The run store cannot be read or written."""
+
+
+class StoreUnavailable(StoreError):  # noqa: N818 - reads as a state, like ObjectNotFound
+    """The store cannot be reached now (API server down, refused, timed out, 5xx).
+
+    The recorder keeps such batches and retries them with backoff; any other StoreError is
+    a real failure.
+    """
 
 
 class ObjectNotFound(StoreError):

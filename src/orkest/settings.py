@@ -13,8 +13,11 @@ from orkest.errors import ConfigurationError
 class Settings:
     home: Path
     database_url: str
-    api_url: str | None
+    api_url: str | None  # set: runs are stored through this API server, not the database
     api_key: str | None
+    # How long the end of a top-level flow keeps retrying an unreachable server before it
+    # saves the unsent records under home/unsent/ (ORKEST_API_FLUSH_TIMEOUT, seconds).
+    api_flush_timeout: float = 10.0
 
     @property
     def results_dir(self) -> Path:
@@ -43,4 +46,18 @@ def current() -> Settings:
         database_url=database_url,
         api_url=os.environ.get("ORKEST_API_URL") or None,
         api_key=os.environ.get("ORKEST_API_KEY") or None,
+        api_flush_timeout=_seconds("ORKEST_API_FLUSH_TIMEOUT", 10.0),
     )
+
+
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also NaN
+        raise ConfigurationError(f"{name}={raw!r} must be a number of seconds >= 0.")
+    return value

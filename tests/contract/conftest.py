@@ -1,4 +1,6 @@
-"""Backends for the RunStore contract suite: memory, SQLite (a temp file), PostgreSQL.
+"""Backends for the RunStore contract suite: memory, SQLite (a temp file), PostgreSQL, and
+remote (the HTTP client against a real API server over SQLite, tests/unit/client/
+live_server.py: one server subprocess per session, its database emptied before each test).
 
 PostgreSQL: ORKEST_TEST_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/
 test) names a server and a database to connect to; the session creates its own uniquely
@@ -16,10 +18,11 @@ import pytest
 
 from orkest.core.ports import RunStore
 from orkest.store.memory import MemoryRunStore
+from unit.client.live_server import LiveServer
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 START_HINT = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
-BACKENDS = ["memory", "sqlite", "postgresql"]
+BACKENDS = ["memory", "sqlite", "postgresql", "remote"]
 SQL_BACKENDS = ["sqlite", "postgresql"]
 
 
@@ -58,6 +61,16 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """An API server for the remote backend, started once per session."""
+    server = LiveServer(tmp_path_factory.mktemp("api-server"))
+    try:
+        yield server.start()
+    finally:
+        server.close()
+
+
 def _truncate_all(store: RunStore) -> None:
     from sqlalchemy import text
 
@@ -69,6 +82,12 @@ def _truncate_all(store: RunStore) -> None:
 def make_store(backend: str, request: pytest.FixtureRequest) -> RunStore:
     if backend == "memory":
         return MemoryRunStore()
+    if backend == "remote":
+        from orkest.client import RemoteRunStore
+
+        server = request.getfixturevalue("live_server")
+        server.truncate()
+        return RemoteRunStore(server.url)
     from orkest.store.sql.store import SqlRunStore
 
     if backend == "sqlite":

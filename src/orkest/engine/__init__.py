@@ -18,11 +18,12 @@ from orkest.engine.submission import Dispatcher
 
 
 def current_recorder() -> Recorder:
-    """The recorder of the store that the settings in force name."""
+    """The recorder of the store the settings in force name (the API server when
+    ORKEST_API_URL is set, else the database)."""
     from orkest.store import open_store
 
-    url = settings.current().database_url
-    return get_recorder(open_store(url), url)
+    current = settings.current()
+    return get_recorder(open_store(), current.api_url or current.database_url)
 
 
 def _default_results() -> ResultSettings:

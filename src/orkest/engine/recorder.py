@@ -8,6 +8,12 @@ of the last FLUSH_SECONDS (the run itself is then shown CRASHED: its process is 
 
 The same thread polls the store for requests (cancel, resume) addressed to the flow runs
 this process owns, and heartbeats them.
+
+When the store cannot be reached (StoreUnavailable: the API server is down), the run goes
+on: the background thread keeps the batch and retries with capped, jittered exponential
+backoff; a synchronous flush (the end of a top-level flow) keeps trying for
+ORKEST_API_FLUSH_TIMEOUT seconds, then saves what is left to ORKEST_HOME/unsent/ as JSON
+lines of batches and logs a warning; `orkest.client.replay_unsent()` sends them later.
 """
 
 from __future__ import annotations
@@ -22,14 +28,15 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from orkest import settings
 from orkest.core.records import CacheEntry, FlowRun, LogLine, ResultBlob, StateRecord, TaskRun
 from orkest.core.records import WriteBatch as Batch
-from orkest.errors import StoreError
+from orkest.engine.unsent import backoff, describe_runs, spill_batch
+from orkest.errors import StoreError, StoreUnavailable
 
 FLUSH_SECONDS = 0.2
 POLL_SECONDS = float(os.environ.get("ORKEST_POLL_SECONDS", "0.5"))
 HEARTBEAT_SECONDS = 10.0
-MAX_BATCH = 5000
 
 log = logging.getLogger("orkest.recorder")
 
@@ -100,6 +107,8 @@ class Recorder:
         self._last_poll = 0.0
         self._last_heartbeat = 0.0
         self._failures = 0
+        self._retry_at = 0.0  # time.monotonic() before which the background does not write
+        self._down_since: float | None = None  # when the store became unreachable
         self._closed = False
         self._listeners: tuple[Callable[[str, Any], None], ...] = ()
 
@@ -170,7 +179,10 @@ class Recorder:
         for entry in reversed(unwritten):
             if entry.key == key and (entry.expires_ts is None or entry.expires_ts > now):
                 return entry
-        return self.store.lookup_cache(key, now)
+        try:
+            return self.store.lookup_cache(key, now)
+        except StoreUnavailable:  # a miss: the task runs rather than waiting for the server
+            return None
 
     # -- ownership of flow runs (requests, heartbeats) --------------------------------
     def own(self, flow_run_id: str, handler: RequestHandler) -> None:
@@ -196,33 +208,72 @@ class Recorder:
                 append(popleft())
         return batch
 
+    def _write_pending(self) -> Exception | None:
+        """One attempt at writing what is recorded; on failure the batch is kept (lock held)."""
+        batch = self._drain()
+        if not len(batch):
+            return None
+        try:
+            self.store.write(batch)
+        except Exception as exc:  # noqa: BLE001 - kept, retried and reported by the callers
+            self._unwritten = batch
+            return exc
+        self._forget_results(batch)
+        self._failures, self._retry_at, self._down_since = 0, 0.0, None
+        return None
+
+    def _forget_results(self, batch: Batch) -> None:
+        pending = self._pending_results
+        for blob in batch.results:
+            if pending.get(blob.key) is blob:
+                pending.pop(blob.key, None)
+
     def flush(self) -> None:
-        """Write everything recorded so far; raise StoreError if the store keeps failing."""
+        """Write everything recorded so far.
+
+        An unreachable store is retried with backoff until ORKEST_API_FLUSH_TIMEOUT seconds
+        after it went away (so a long outage does not hold up every flow that ends), then
+        what is left is spilled to a file and reported (the run is not failed for it); any
+        other failure is retried briefly and raised as StoreError.
+        """
         with self._write_lock:
-            batch = self._drain()
-            if not len(batch):
-                return
-            error: Exception | None = None
-            for attempt in range(5):
-                try:
-                    self.store.write(batch)
-                    error = None
-                    break
-                except Exception as exc:  # noqa: BLE001 - keep the batch, report below
-                    error = exc
-                    time.sleep(0.05 * (attempt + 1))
-            if error is not None:
-                self._failures += 1
-                self._unwritten = batch
-                raise StoreError(
-                    f"Cannot write runs to the store ({error}); {len(batch)} records are kept "
-                    "in memory and retried"
-                ) from error
-            self._failures = 0
-            pending = self._pending_results
-            for blob in batch.results:
-                if pending.get(blob.key) is blob:
-                    pending.pop(blob.key, None)
+            attempt = 0
+            while (error := self._write_pending()) is not None:
+                attempt += 1
+                if isinstance(error, StoreUnavailable):
+                    if self._down_since is None:
+                        self._down_since = time.monotonic()
+                    remaining = (self._down_since + settings.current().api_flush_timeout
+                                 - time.monotonic())
+                    if remaining <= 0:
+                        self._spill(error)
+                        break
+                    time.sleep(min(backoff(attempt), remaining))
+                    continue
+                if attempt >= 5:
+                    self._failures += 1
+                    raise StoreError(
+                        f"Cannot write runs to the store ({error}); {len(self._unwritten or ())}"
+                        " records are kept in memory and retried"
+                    ) from error
+                time.sleep(0.05 * attempt)
+
+    def _spill(self, error: Exception) -> None:
+        """Save the unwritten batch under ORKEST_HOME/unsent/ and say so (lock held)."""
+        batch, self._unwritten = self._unwritten, None
+        if batch is None or not len(batch):
+            return
+        runs = describe_runs(batch)
+        try:
+            path = spill_batch(batch)
+        except OSError as exc:
+            log.warning("orkest: %d records of %s could not be recorded (%s) nor saved (%s); "
+                        "they are lost", len(batch), runs, error, exc)
+            return
+        self._forget_results(batch)
+        log.warning("orkest: %d records of %s could not be recorded (%s); saved them to %s. "
+                    "Send them with `orkest.client.replay_unsent()` once the server is back.",
+                    len(batch), runs, error, path)
 
     def _ensure_thread(self) -> None:
         with self._start_lock:
@@ -235,15 +286,28 @@ class Recorder:
         while not self._closed:
             self._wake.wait(FLUSH_SECONDS)
             self._wake.clear()
-            try:
-                self.flush()
-            except StoreError as exc:
-                if self._failures in (1, 10, 100):
-                    sys.stderr.write(f"orkest: {exc}\n")
-            except Exception as exc:  # noqa: BLE001 - the writer must survive
-                sys.stderr.write(f"orkest: recorder error: {exc!r}\n")
+            if time.monotonic() >= self._retry_at:
+                self._background_write()
             if self._owned:
                 self._service_owned(time.time())
+
+    def _background_write(self) -> None:
+        """One write attempt; after a failure the next one waits a growing, jittered delay."""
+        try:
+            with self._write_lock:
+                error = self._write_pending()
+        except Exception as exc:  # noqa: BLE001 - the writer must survive
+            error = exc
+        if error is None:
+            return
+        if isinstance(error, StoreUnavailable) and self._down_since is None:
+            self._down_since = time.monotonic()
+        self._failures += 1
+        self._retry_at = time.monotonic() + backoff(self._failures)
+        if self._failures in (1, 10, 100) or self._failures % 1000 == 0:
+            kept = len(self._unwritten or ())
+            sys.stderr.write(f"orkest: cannot write runs to the store ({error}); {kept} "
+                             f"records are kept in memory and retried\n")
 
     def _service_owned(self, now: float) -> None:
         owned = dict(self._owned)

@@ -3,27 +3,41 @@
     memory://                                MemoryRunStore (this process only)
     sqlite:///path/orkest.db                 SqlRunStore (the default, under ORKEST_HOME)
     postgresql+psycopg://user@host/db        SqlRunStore
+    http(s)://host:4200/api                  RemoteRunStore (orkest.client), registered by
+                                             `orkest/__init__.py` through register_scheme()
+
+Remote mode: with ORKEST_API_URL set, the configured store is the API server: open_store()
+without a URL gives the server's RemoteRunStore, and such a process never opens the
+database itself. An explicit URL still opens that store directly, and so does `direct=True`
+(the server itself, which serves its database whatever ORKEST_API_URL says).
 
 Stores are cached per (process id, URL): a forked child opens its own connections instead
-of sharing its parent's sockets. SQLAlchemy is imported only when a SQL store is opened.
+of sharing its parent's sockets. SQLAlchemy is imported only when a SQL store is opened, and
+this package imports little itself, so `import orkest` can register the HTTP scheme cheaply.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from orkest import settings
-from orkest.core.ports import RunStore
-from orkest.errors import ConfigurationError
-from orkest.store.memory import MemoryRunStore
-from orkest.store.results import FileResultFiles
+from orkest.errors import ConfigurationError, StoreUnavailable
+
+if TYPE_CHECKING:
+    from orkest.core.ports import RunStore
+    from orkest.store.memory import MemoryRunStore
+    from orkest.store.results import FileResultFiles
 
 __all__ = [
     "FileResultFiles",
     "MemoryRunStore",
+    "StoreUnavailable",
     "open_store",
+    "register_scheme",
     "reset_stores",
     "result_files",
     "upgrade",
@@ -32,13 +46,24 @@ __all__ = [
 MEMORY_URL = "memory://"
 _SQL_SCHEMES = ("sqlite", "postgresql", "postgres")
 
+StoreFactory = Callable[[str], "RunStore"]
+
 _lock = threading.Lock()
 _stores: dict[tuple[int, str], RunStore] = {}
+_factories: dict[str, StoreFactory] = {}
 
 
-def open_store(url: str | None = None) -> RunStore:
-    """The run store for `url` (default: settings' database URL), opened once per process."""
-    url = url or settings.current().database_url
+def register_scheme(scheme: str, factory: StoreFactory) -> None:
+    """Open URLs of `scheme` with `factory(url)`: how a higher layer adds a backend."""
+    _factories[scheme.lower()] = factory
+
+
+def open_store(url: str | None = None, *, direct: bool = False) -> RunStore:
+    """The run store for `url` (default: the configured one), opened once per process.
+
+    direct: open the database itself even when ORKEST_API_URL names a server.
+    """
+    url = (url or settings.current().database_url) if direct else _resolve(url)
     key = (os.getpid(), url)
     with _lock:
         store = _stores.get(key)
@@ -64,6 +89,8 @@ def reset_stores() -> None:
 
 def result_files(root: Path | None = None) -> FileResultFiles:
     """Large results under `root` (default: ORKEST_HOME/results)."""
+    from orkest.store.results import FileResultFiles
+
     return FileResultFiles(root if root is not None else settings.current().results_dir)
 
 
@@ -75,15 +102,34 @@ def upgrade(url: str | None = None) -> tuple[str | None, str | None]:
     url = url or settings.current().database_url
     if _scheme(url) == "memory":
         return None, None
+    if _scheme(url) in _factories:
+        raise ConfigurationError(
+            f"{url} is an API server, not a database: run `orkest db upgrade` where the "
+            "server runs (its ORKEST_DATABASE_URL), without ORKEST_API_URL."
+        )
     _check_sql_url(url)
     from orkest.store.sql import migrate
 
     return migrate.upgrade(url)
 
 
+def _resolve(url: str | None) -> str:
+    """The URL to open: the API server stands in for the configured database."""
+    current = settings.current()
+    if url is None:
+        return current.api_url or current.database_url
+    return url
+
+
 def _open(url: str) -> RunStore:
-    if _scheme(url) == "memory":
+    scheme = _scheme(url)
+    if scheme == "memory":
+        from orkest.store.memory import MemoryRunStore
+
         return MemoryRunStore()
+    factory = _factories.get(scheme)
+    if factory is not None:
+        return factory(url)
     _check_sql_url(url)
     from orkest.store.sql.store import SqlRunStore
 
@@ -101,3 +147,16 @@ def _check_sql_url(url: str) -> None:
             f"sqlite:///path/to/orkest.db, postgresql+psycopg://user:password@host/db "
             f"or {MEMORY_URL}."
         )
+
+
+def __getattr__(name: str) -> Any:
+    """MemoryRunStore and FileResultFiles load on first use (keeps this package light)."""
+    if name == "MemoryRunStore":
+        from orkest.store.memory import MemoryRunStore
+
+        return MemoryRunStore
+    if name == "FileResultFiles":
+        from orkest.store.results import FileResultFiles
+
+        return FileResultFiles
+    raise AttributeError(f"module 'orkest.store' has no attribute {name!r}")
