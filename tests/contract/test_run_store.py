@@ -255,6 +255,17 @@ class TestRunStore:
         assert store.count_task_runs(flow_run_id=fr_a[0].id) == 5
         assert store.count_task_runs(state_types=[S.RUNNING]) == 0
 
+    def test_nul_characters_in_text_are_stored(self, store):
+        """A NUL in a log line or traceback must not make the batch fail (PostgreSQL's
+        text cannot hold one: it is stored as U+FFFD there)."""
+        fr = flow_run(failure_traceback="Trace\x00back")
+        write(store, fr, logs=[LogLine(fr.id, None, 1.0, 20, "x", "a\x00b")],
+              states=[StateRecord(fr.id, "flow", S.PENDING, "Pending", 1.0, "m\x00")])
+        assert store.read_logs(fr.id)[0].message in ("a\x00b", "a\ufffdb")
+        assert store.read_flow_run(fr.id).failure_traceback in ("Trace\x00back",
+                                                                "Trace\ufffdback")
+        assert store.read_states(fr.id)[0].message in ("m\x00", "m\ufffd")
+
     def test_list_task_runs_in_creation_order_within_a_flow_run(self, store):
         fr, other = flow_run(), flow_run()
         tasks = [task_run(fr.id, f"t{i}", created_ts=50.0 + i,

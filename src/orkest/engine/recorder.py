@@ -37,6 +37,7 @@ from orkest.errors import StoreError, StoreUnavailable
 FLUSH_SECONDS = 0.2
 POLL_SECONDS = float(os.environ.get("ORKEST_POLL_SECONDS", "0.5"))
 HEARTBEAT_SECONDS = 10.0
+MAX_LOG_BYTES = 60_000  # under the API server's 64 KiB per line
 
 log = logging.getLogger("orkest.recorder")
 
@@ -201,11 +202,15 @@ class Recorder:
         # appended before it, so the row exists by the time the state is written.
         _drain_into(self._flow_runs, batch.flow_runs)
         _drain_into(self._task_runs, batch.task_runs)
+        first_log = len(batch.logs)
         for source, target in ((self._states, batch.states), (self._logs, batch.logs),
                                (self._results, batch.results), (self._cache, batch.cache)):
             popleft, append = source.popleft, target.append
             for _ in range(len(source)):
                 append(popleft())
+        for line in batch.logs[first_log:]:
+            if len(line.message) > MAX_LOG_BYTES // 4:  # cheap test first; most are short
+                line.message = clip_log_message(line.message)
         return batch
 
     def _write_pending(self) -> Exception | None:
@@ -330,6 +335,16 @@ class Recorder:
         finally:
             self._closed = True
             self._wake.set()
+
+
+def clip_log_message(message: str) -> str:
+    """At most MAX_LOG_BYTES of UTF-8, marked when cut: one huge line (a dumped payload)
+    must not make a whole batch too large for a store or an API server to take."""
+    data = message.encode("utf-8", "surrogatepass")
+    if len(data) <= MAX_LOG_BYTES:
+        return message
+    kept = data[:MAX_LOG_BYTES - 100].decode("utf-8", "ignore")
+    return f"{kept}\n... [cut: the message had {len(data):,} bytes; lines keep {MAX_LOG_BYTES:,}]"
 
 
 def _drain_into(source: deque, target: dict[str, Any]) -> None:

@@ -518,3 +518,21 @@ def test_task_tags_and_inputs_are_stored() -> None:
     assert run.tags == ["nightly", "warehouse"]
     assert run.parameters == {"table": "orders", "rows": "<list of 100>",
                               "options": {"mode": "append"}}
+
+
+def test_a_huge_log_line_is_cut_not_lost() -> None:
+    from orkest import flow, get_run_logger
+    from orkest.store import open_store
+
+    @flow
+    def chatty() -> None:
+        get_run_logger().info("start")
+        get_run_logger().info("x" * 200_000)
+        get_run_logger().info("end")
+
+    chatty()
+    run = open_store().list_flow_runs()[0]
+    messages = [line.message for line in open_store().read_logs(run.id)]
+    assert messages[0] == "start" and messages[-1] == "end"
+    assert 50_000 < len(messages[1].encode()) <= 60_000
+    assert messages[1].endswith("[cut: the message had 200,000 bytes; lines keep 60,000]")

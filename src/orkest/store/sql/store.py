@@ -50,6 +50,14 @@ _BACKOFF_SECONDS = 0.05
 _IN_CHUNK = 500  # ids per IN (...) list; far below every dialect's parameter limit
 
 
+def _without_nul(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The row with NUL characters in its text replaced by U+FFFD (PostgreSQL refuses them;
+    JSON columns hold them escaped, as \\u0000, so only plain strings are touched)."""
+    if not any(type(v) is str and "\x00" in v for v in row):
+        return row
+    return tuple(v.replace("\x00", "\ufffd") if type(v) is str else v for v in row)
+
+
 class SqlRunStore:
     """RunStore over a SQLAlchemy URL (sqlite:///path or postgresql+psycopg://...).
 
@@ -101,6 +109,8 @@ class SqlRunStore:
         work = [(stmt, values) for stmt, values in work if values]
         if not work:
             return
+        if self._dialect == "postgresql":  # its text columns cannot hold NUL at all
+            work = [(stmt, [_without_nul(row) for row in values]) for stmt, values in work]
 
         def run(conn: Connection) -> None:
             for stmt, values in work:
