@@ -115,6 +115,9 @@ def test_cancel_a_running_dag_kills_its_command(tmp_path: Path) -> None:
         while not (pid_file.exists() and pid_file.read_text().strip()):
             assert time.monotonic() < deadline, "the command never started"
             time.sleep(0.05)
+        while not open_store().list_flow_runs(flow_name="slow-dag"):  # flushed within 0.2 s
+            assert time.monotonic() < deadline, "the flow run was never recorded"
+            time.sleep(0.05)
         run_id = open_store().list_flow_runs(flow_name="slow-dag")[0].id
         cancelled = orkest("flow-run", "cancel", run_id)
         assert cancelled.returncode == 0, cancelled.stdout + cancelled.stderr

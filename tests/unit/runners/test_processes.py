@@ -44,15 +44,10 @@ def wait_for_file(path: Path, seconds: float = 20.0) -> None:
         time.sleep(0.02)
 
 
-def no_children_left() -> bool:
-    """No live worker and no zombie among this process's children.
-
-    multiprocessing's resource tracker (started by the first spawn) is allowed: it is
-    shared by the whole process and ends with it.
-    """
-    if multiprocessing.active_children():
-        return False
-    me = str(os.getpid())
+def _children() -> set[str]:
+    """Pids of this process's children (live or zombie), except multiprocessing's resource
+    tracker (started by the first spawn, shared by the whole process, ends with it)."""
+    me, found = str(os.getpid()), set()
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
@@ -60,8 +55,25 @@ def no_children_left() -> bool:
         except OSError:
             continue
         if fields[1] == me and b"resource_tracker" not in cmdline:  # fields[1]: ppid
-            return False
-    return True
+            found.add(proc.name)
+    return found
+
+
+_before: set[str] = set()
+
+
+@pytest.fixture(autouse=True)
+def _children_before_the_test() -> None:
+    """Children that other suites started (e.g. a session's API server) are not ours."""
+    _before.clear()
+    _before.update(_children())
+
+
+def no_children_left() -> bool:
+    """No live worker and no zombie among the children this test started."""
+    if multiprocessing.active_children():
+        return False
+    return not (_children() - _before)
 
 
 def test_results_logs_states_and_edges_reach_the_store() -> None:
