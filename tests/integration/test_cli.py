@@ -255,7 +255,7 @@ def test_demo() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     for text in ("extract-0", "transform-0", "validate-0", "load-4", "notify-0",
                  "Retrying", "finished: Completed", "See it: orkest flow-run inspect ",
-                 "http://127.0.0.1:4200/flow-runs/"):
+                 "http://127.0.0.1:4200/#/runs/"):
         assert text in result.stdout
     run = json.loads(orkest("flow-run", "ls", "--json").stdout)[0]
     assert run["flow_name"] == "demo-etl" and run["state_type"] == "COMPLETED"

@@ -20,4 +20,4 @@ def demo_command() -> None:
     out.print(f"See it: orkest flow-run inspect {run.id}")
     out.print(f"Its logs: orkest flow-run logs {run.id}")
     out.print("In the UI: orkest server start, then open "
-              f"http://127.0.0.1:4200/flow-runs/{run.id}")
+              f"http://127.0.0.1:4200/#/runs/{run.id}")
