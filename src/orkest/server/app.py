@@ -104,8 +104,7 @@ def create_app(
 
     app = FastAPI(
         title="orkest API", version=__version__, lifespan=lifespan,
-        openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs",
-        redoc_url=None, swagger_ui_oauth2_redirect_url=f"{API_PREFIX}/docs/oauth2-redirect",
+        openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None,
         description="REST API of the orkest server: see docs/api.md.",
         middleware=_middleware(config),
     )
@@ -138,8 +137,10 @@ def _middleware(config: ServerConfig) -> list[Middleware]:
 
 
 def _include_routes(app: FastAPI) -> None:
+    from orkest.server import api_docs
+
     api = APIRouter()
-    for module in (stats, flow_runs, task_runs, logs, control, results, writes):
+    for module in (stats, flow_runs, task_runs, logs, control, results, writes, api_docs):
         api.include_router(module.router)
     app.include_router(api, prefix=API_PREFIX)
     app.include_router(stats.metrics_router)

@@ -19,8 +19,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # Reachable without the key: the health check, and the API's description.
-PUBLIC_PATHS = frozenset({"/api/health", "/api/openapi.json", "/api/docs",
-                          "/api/docs/oauth2-redirect"})
+PUBLIC_PATHS = frozenset({"/api/health", "/api/openapi.json", "/api/docs"})
 
 
 async def send_json(send: Send, status: int, detail: str,

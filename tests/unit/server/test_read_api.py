@@ -263,4 +263,6 @@ def test_health_and_the_hyphenated_spellings_of_the_spec(client: Any) -> None:
     assert ok(client.get("/api/flow-runs/abcd0000"), 404)
     document = ok(client.get("/api/openapi.json"))
     assert "/api/flow_runs/{flow_run_id}/task_runs" in document["paths"]
-    assert client.get("/api/docs").status_code == 200
+    page = client.get("/api/docs")
+    assert page.status_code == 200 and 'fetch("openapi.json")' in page.text
+    assert "http://" not in page.text and "https://" not in page.text  # nothing from outside
