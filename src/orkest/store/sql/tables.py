@@ -81,6 +81,7 @@ flow_runs = Table(
     Column("requested_payload", JSON(none_as_null=True)),
     Column("graph", JSON(none_as_null=True)),
     Index("ix_flow_runs_created_state", "created_ts", "state_type"),
+    Index("ix_flow_runs_created_id", "created_ts", "id"),
     Index("ix_flow_runs_flow_name_created", "flow_name", "created_ts"),
     Index("ix_flow_runs_state_type_created", "state_type", "created_ts"),
     Index("ix_flow_runs_parent", "parent_flow_run_id"),
