@@ -6,12 +6,12 @@ the engine itself loads on the first flow or task call.
 
 from typing import Any
 
+from orkest._internal.store_schemes import register as _register_store_scheme
 from orkest.core.context import install_engine as _install_engine
 from orkest.core.flows import Flow, flow
 from orkest.core.futures import TaskFuture, unmapped
 from orkest.core.states import State, StateType
 from orkest.core.tasks import Task, task
-from orkest.store import register_scheme as _register_scheme
 
 __version__ = "0.1.0"
 
@@ -64,5 +64,5 @@ def _open_remote_store(url: str) -> Any:
 
 
 _install_engine(factory=_build_engine)
-_register_scheme("http", _open_remote_store)
-_register_scheme("https", _open_remote_store)
+_register_store_scheme("http", _open_remote_store)
+_register_store_scheme("https", _open_remote_store)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orkest import settings
+from orkest._internal import store_schemes
 from orkest.errors import ConfigurationError, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -50,12 +51,11 @@ StoreFactory = Callable[[str], "RunStore"]
 
 _lock = threading.Lock()
 _stores: dict[tuple[int, str], RunStore] = {}
-_factories: dict[str, StoreFactory] = {}
 
 
 def register_scheme(scheme: str, factory: StoreFactory) -> None:
     """Open URLs of `scheme` with `factory(url)`: how a higher layer adds a backend."""
-    _factories[scheme.lower()] = factory
+    store_schemes.register(scheme, factory)
 
 
 def open_store(url: str | None = None, *, direct: bool = False) -> RunStore:
@@ -102,7 +102,7 @@ def upgrade(url: str | None = None) -> tuple[str | None, str | None]:
     url = url or settings.current().database_url
     if _scheme(url) == "memory":
         return None, None
-    if _scheme(url) in _factories:
+    if store_schemes.factory_for(_scheme(url)) is not None:
         raise ConfigurationError(
             f"{url} is an API server, not a database: run `orkest db upgrade` where the "
             "server runs (its ORKEST_DATABASE_URL), without ORKEST_API_URL."
@@ -127,7 +127,7 @@ def _open(url: str) -> RunStore:
         from orkest.store.memory import MemoryRunStore
 
         return MemoryRunStore()
-    factory = _factories.get(scheme)
+    factory = store_schemes.factory_for(scheme)
     if factory is not None:
         return factory(url)
     _check_sql_url(url)
