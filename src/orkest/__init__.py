@@ -6,6 +6,7 @@ the engine itself loads on the first flow or task call.
 
 from typing import Any
 
+from orkest._internal.hooks import register as _register_hook
 from orkest._internal.store_schemes import register as _register_store_scheme
 from orkest.core.context import install_engine as _install_engine
 from orkest.core.flows import Flow, flow
@@ -66,3 +67,19 @@ def _open_remote_store(url: str) -> Any:
 _install_engine(factory=_build_engine)
 _register_store_scheme("http", _open_remote_store)
 _register_store_scheme("https", _open_remote_store)
+
+
+def _deploy(*args: Any, **kwargs: Any) -> Any:
+    from orkest.services.deployments import deploy
+
+    return deploy(*args, **kwargs)
+
+
+def _serve(*args: Any, **kwargs: Any) -> Any:
+    from orkest.services.serve import serve
+
+    return serve(*args, **kwargs)
+
+
+_register_hook("deploy", _deploy)
+_register_hook("serve", _serve)

@@ -148,6 +148,18 @@ class TaskSkipped(OrkestError):
     """Raise inside a task or operator to end its run SKIPPED instead of FAILED."""
 
 
+class DeploymentError(OrkestError, ValueError):
+    """A deployment cannot be registered or run as asked (names the field at fault)."""
+
+
+class InvalidTrigger(DeploymentError):
+    """A trigger's definition is wrong (a watch path that does not exist, a bad state...)."""
+
+
+class SourceChanged(OrkestError):
+    """A deployment's code is not where it was, or not what it was (moved, deleted)."""
+
+
 class InvalidSchedule(OrkestError, ValueError):
     """A cron, interval, RRULE or time zone cannot be used; the message names field and value."""
 

@@ -21,6 +21,13 @@ COMMANDS: dict[str, str] = {
     "demo": "orkest.cli.demo:demo_command",
     "schema": "orkest.cli.schema:schema_group",
     "server": "orkest.cli.server:server_group",
+    "deploy": "orkest.cli.deploy:deploy_command",
+    "deployment": "orkest.cli.deployments:deployment_group",
+    "scheduler": "orkest.cli.scheduler:scheduler_group",
+    "worker": "orkest.cli.worker:worker_group",
+    "work-pool": "orkest.cli.work_pools:work_pool_group",
+    "concurrency-limit": "orkest.cli.concurrency:concurrency_limit_group",
+    "event": "orkest.cli.events:event_group",
 }
 
 

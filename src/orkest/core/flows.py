@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from functools import update_wrapper
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
+from orkest._internal.hooks import call as call_hook
 from orkest.core.context import get_engine
 from orkest.core.params import ParameterModel
 from orkest.core.results import check_serializer
@@ -83,6 +84,23 @@ class Flow(Generic[P, R]):
 
     def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
         return get_engine().call_flow(self, args, kwargs, return_state=return_state)
+
+    def deploy(self, name: str, *, schedules: Any = (), triggers: Any = (),
+               parameters: dict[str, Any] | None = None, work_pool: str = "default",
+               concurrency_limit: int | None = None, catchup: bool = False,
+               tags: Any = (), **options: Any) -> Any:
+        """Register a deployment `FLOW_NAME/name` that the scheduler, triggers and workers
+        run (SPEC §5); the stored Deployment. Same again updates it."""
+        return call_hook("deploy", self, name, schedules=schedules, triggers=triggers,
+                         parameters=parameters, work_pool=work_pool,
+                         concurrency_limit=concurrency_limit, catchup=catchup, tags=tags,
+                         **options)
+
+    def serve(self, name: str, *, schedules: Any = (), triggers: Any = (),
+              parameters: dict[str, Any] | None = None, **options: Any) -> None:
+        """Deploy, then schedule and run it in this one process until Ctrl-C (no server)."""
+        call_hook("serve", self, name, schedules=schedules, triggers=triggers,
+                  parameters=parameters, **options)
 
     def __repr__(self) -> str:
         return f"Flow({self.name!r})"

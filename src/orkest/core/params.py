@@ -72,6 +72,30 @@ class ParameterModel:
             raise ParameterValidationError(self.flow_name, problems) from None
         return {name: getattr(validated, f"p_{name}") for name in params}
 
+    def json_schema(self) -> dict[str, Any]:
+        """JSON Schema of the parameters (the UI's Run form, `deployment inspect`).
+
+        A parameter whose type has no JSON form (an arbitrary class) is left untyped.
+        """
+        names = [n for n, p in self.signature.parameters.items() if p.kind not in _VAR_KINDS]
+        required = [n for n in names
+                    if self.signature.parameters[n].default is inspect.Parameter.empty]
+        try:
+            adapter = self._adapter or self._build()
+            schema = adapter.json_schema(by_alias=True)
+        except Exception:  # noqa: BLE001 - pydantic cannot describe every annotation
+            schema = {"type": "object",
+                      "properties": {n: {"title": n.replace("_", " ").title()}
+                                     for n in names}}
+        schema["title"] = self.flow_name
+        schema["required"] = required
+        properties = schema.get("properties", {})
+        for name in names:
+            default = self.signature.parameters[name].default
+            if default is not inspect.Parameter.empty and name in properties:
+                properties[name]["default"] = to_jsonable(default)
+        return schema
+
     def _build(self) -> Any:
         from pydantic import ConfigDict, Field, TypeAdapter, create_model
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Protocol
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from orkest.core.deployments import ConcurrencyLimit, Deployment, Event, WorkPool, Worker
 
 from orkest.core.records import (
     CacheEntry,
@@ -132,3 +134,74 @@ class ResultFiles(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
 
     def get(self, key: str) -> bytes: ...
+
+
+class OrchestrationStore(Protocol):
+    """What the scheduler, workers, triggers and the API need beyond runs (SQL and HTTP
+    stores implement it; the memory store does not: deployments need a database)."""
+
+    def save_deployment(self, deployment: Deployment) -> Deployment: ...
+
+    def read_deployment(self, ref: str) -> Deployment:
+        """By id, unique id prefix, or FLOW_NAME/DEPLOYMENT_NAME; ObjectNotFound otherwise."""
+
+    def list_deployments(self, *, flow_name: str | None = None, work_pool: str | None = None,
+                         paused: bool | None = None, limit: int = 100,
+                         offset: int = 0) -> list[Deployment]: ...
+
+    def count_deployments(self, *, flow_name: str | None = None, work_pool: str | None = None,
+                          paused: bool | None = None) -> int: ...
+
+    def update_deployment(self, deployment_id: str, **changes: Any) -> Deployment: ...
+
+    def set_deployment_cursors(self, cursors: Mapping[str, float]) -> None: ...
+
+    def delete_deployment(self, deployment_id: str) -> None: ...
+
+    def create_flow_runs(self, runs: Sequence[FlowRun]) -> list[FlowRun]:
+        """Insert new runs; those whose idempotency_key exists are skipped. The created."""
+
+    def delete_scheduled_runs(self, deployment_id: str, *, keep: Iterable[str] = ()) -> int: ...
+
+    def claim_flow_runs(self, work_pool: str, worker_id: str, *, limit: int,
+                        now: float) -> list[FlowRun]:
+        """Atomically move due SCHEDULED runs of the pool to PENDING for this worker."""
+
+    def release_flow_run(self, flow_run_id: str, worker_id: str, now: float) -> bool: ...
+
+    def reschedule_flow_run(self, flow_run_id: str, now: float, message: str) -> bool: ...
+
+    def mark_late_runs(self, now: float) -> list[str]: ...
+
+    def save_work_pool(self, pool: WorkPool) -> WorkPool: ...
+
+    def read_work_pool(self, name: str) -> WorkPool: ...
+
+    def list_work_pools(self) -> list[WorkPool]: ...
+
+    def worker_heartbeat(self, worker: Worker) -> None: ...
+
+    def list_workers(self, *, work_pool: str | None = None, limit: int = 200) -> list[Worker]:
+        ...
+
+    def save_event(self, event: Event) -> Event: ...
+
+    def read_event(self, event_id: str) -> Event: ...
+
+    def list_events(self, *, name: str | None = None, since: float | None = None,
+                    limit: int = 50, offset: int = 0) -> list[Event]: ...
+
+    def set_concurrency_limit(self, tag: str, limit: int, now: float) -> ConcurrencyLimit: ...
+
+    def list_concurrency_limits(self, now: float) -> list[ConcurrencyLimit]: ...
+
+    def delete_concurrency_limit(self, tag: str) -> None: ...
+
+    def acquire_concurrency_slots(self, tags: Sequence[str], holder: str,
+                                  flow_run_id: str | None, now: float,
+                                  lease_seconds: float) -> bool: ...
+
+    def release_concurrency_slots(self, holder: str) -> None: ...
+
+    def renew_concurrency_slots(self, flow_run_ids: Iterable[str], now: float,
+                                lease_seconds: float) -> None: ...

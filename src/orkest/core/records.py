@@ -55,6 +55,20 @@ class FlowRun:
     # The task graph known before any task runs (DAGs and declarative flows): nodes with
     # their kind, and edges; None for Python flows, whose graph emerges from their runs.
     graph: dict[str, Any] | None = None
+    # -- set for runs of deployments (the scheduler, triggers, `deployment run`) ----------
+    work_pool: str | None = None
+    # Higher first among the runs of a pool that are due at once.
+    priority: int = 0
+    # When it should start (a schedule slot, or now for a manual run); workers claim a
+    # SCHEDULED run only once this time has come.
+    scheduled_ts: float | None = None
+    # Unique: "<deployment id>@<slot>" makes two schedulers unable to create a slot twice.
+    idempotency_key: str | None = None
+    worker_id: str | None = None
+    # A hash of the flow's source file when the run first started (docs/workers.md).
+    code_hash: str | None = None
+    # The event that caused this run (triggers), if any.
+    event_id: str | None = None
 
     @property
     def state(self) -> State:

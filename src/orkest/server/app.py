@@ -34,7 +34,18 @@ from orkest.server.middleware import (
     SpecSpellingMiddleware,
 )
 from orkest.server.pages import PageCache
-from orkest.server.routes import control, flow_runs, logs, results, stats, task_runs, writes
+from orkest.server.routes import (
+    control,
+    deployments,
+    events,
+    flow_runs,
+    logs,
+    results,
+    stats,
+    task_runs,
+    work_pools,
+    writes,
+)
 
 UI_DIR = Path(__file__).parent / "ui"
 API_PREFIX = "/api"
@@ -140,7 +151,8 @@ def _include_routes(app: FastAPI) -> None:
     from orkest.server import api_docs
 
     api = APIRouter()
-    for module in (stats, flow_runs, task_runs, logs, control, results, writes, api_docs):
+    for module in (stats, flow_runs, task_runs, logs, control, results, writes, deployments,
+                   work_pools, events, api_docs):
         api.include_router(module.router)
     app.include_router(api, prefix=API_PREFIX)
     app.include_router(stats.metrics_router)

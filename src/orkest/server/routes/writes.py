@@ -27,7 +27,7 @@ _POLICIES = {p.name: p for p in (ENGINE_POLICY, RERUN_POLICY, MANUAL_POLICY)}
 _FINISH = "finish-as-"
 INT32_MAX = 2**31 - 1
 _INT_FIELDS: dict[type, tuple[str, ...]] = {
-    FlowRun: ("run_count", "retries", "pid"),
+    FlowRun: ("run_count", "retries", "pid", "priority"),
     TaskRun: ("run_count", "retries", "peak_rss_bytes"),
     LogLine: ("level",),
 }

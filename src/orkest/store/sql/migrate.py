@@ -23,7 +23,7 @@ from orkest.store.sql import connect, dialects
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _VERSION_TABLE = "alembic_version"
 

@@ -33,6 +33,7 @@ from orkest.core.transitions import Policy, check_transition
 from orkest.errors import StoreError
 from orkest.store import semantics
 from orkest.store.sql import bulk, connect, dialects, migrate, queries, rows
+from orkest.store.sql.orchestration import SqlOrchestration
 from orkest.store.sql.tables import (
     REQUEST_COLUMNS,
     cache_entries,
@@ -58,7 +59,7 @@ def _without_nul(row: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(v.replace("\x00", "\ufffd") if type(v) is str else v for v in row)
 
 
-class SqlRunStore:
+class SqlRunStore(SqlOrchestration):
     """RunStore over a SQLAlchemy URL (sqlite:///path or postgresql+psycopg://...).
 
     Opening creates the SQLite file's directory and migrates the schema if needed.
@@ -76,7 +77,7 @@ class SqlRunStore:
             raise
         d, dialect = self._dialect, self._engine.dialect
         self._flow_runs = bulk.BulkStatement(
-            dialects.upsert(flow_runs, d, "id", keep=(*REQUEST_COLUMNS, "graph")),
+            dialects.upsert(flow_runs, d, "id", keep=(*REQUEST_COLUMNS, "graph", "idempotency_key")),
             rows.FLOW_RUN_COLUMNS, dialect)
         self._task_runs = bulk.BulkStatement(
             dialects.upsert(task_runs, d, "id"), rows.TASK_RUN_COLUMNS, dialect)

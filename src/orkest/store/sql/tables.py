@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Double,
     Index,
@@ -80,7 +81,17 @@ flow_runs = Table(
     Column("requested_action", String),
     Column("requested_payload", JSON(none_as_null=True)),
     Column("graph", JSON(none_as_null=True)),
+    Column("work_pool", String),
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("scheduled_ts", Double),
+    Column("idempotency_key", String),
+    Column("worker_id", String),
+    Column("code_hash", String),
+    Column("event_id", String),
     Index("ix_flow_runs_created_state", "created_ts", "state_type"),
+    Index("ux_flow_runs_idempotency_key", "idempotency_key", unique=True),
+    Index("ix_flow_runs_pool_state", "work_pool", "state_type", "scheduled_ts"),
+    Index("ix_flow_runs_deployment_state", "deployment_id", "state_type"),
     Index("ix_flow_runs_created_id", "created_ts", "id"),
     Index("ix_flow_runs_flow_name_created", "flow_name", "created_ts"),
     Index("ix_flow_runs_state_type_created", "state_type", "created_ts"),
@@ -168,6 +179,94 @@ cache_entries = Table(
     Column("expires_ts", Double),
     Column("task_run_id", String),
     Index("ix_cache_entries_key_created", "key", "created_ts"),
+)
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("flow_name", String, nullable=False),
+    Column("name", String, nullable=False),
+    Column("entrypoint", String, nullable=False),
+    Column("created_ts", Double, nullable=False),
+    Column("updated_ts", Double, nullable=False),
+    Column("parameters", JSON, nullable=False),
+    Column("parameter_schema", JSON(none_as_null=True)),
+    Column("schedules", JSON, nullable=False),
+    Column("triggers", JSON, nullable=False),
+    Column("work_pool", String, nullable=False),
+    Column("concurrency_limit", Integer),
+    Column("catchup", Boolean, nullable=False),
+    Column("tags", JSON, nullable=False),
+    Column("paused", Boolean, nullable=False),
+    Column("description", Text),
+    Column("priority", Integer, nullable=False),
+    Column("retries", Integer, nullable=False),
+    Column("grace_seconds", Double, nullable=False),
+    Column("code_hash", String),
+    Column("last_slot_ts", Double),
+    Index("ux_deployments_flow_name", "flow_name", "name", unique=True),
+)
+
+work_pools = Table(
+    "work_pools",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("created_ts", Double, nullable=False),
+    Column("concurrency_limit", Integer),
+    Column("paused", Boolean, nullable=False),
+    Column("description", Text),
+)
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("work_pool", String, nullable=False),
+    Column("hostname", String, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_ts", Double, nullable=False),
+    Column("heartbeat_ts", Double, nullable=False),
+    Column("concurrency", Integer, nullable=False),
+    Column("running", Integer, nullable=False),
+    Column("status", String, nullable=False),
+    Index("ix_workers_pool_heartbeat", "work_pool", "heartbeat_ts"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("ts", Double, nullable=False),
+    Column("source", String, nullable=False),
+    Column("payload", JSON(none_as_null=True)),
+    Column("resource", Text),
+    Column("flow_run_ids", JSON, nullable=False),
+    Index("ix_events_ts", "ts"),
+    Index("ix_events_name_ts", "name", "ts"),
+)
+
+concurrency_limits = Table(
+    "concurrency_limits",
+    metadata,
+    Column("tag", String, primary_key=True),
+    Column("limit", Integer, nullable=False),
+    Column("created_ts", Double, nullable=False),
+)
+
+# A slot is held by one task run of a limited tag until released or its lease runs out
+# (the owning process renews the lease with its heartbeat; a dead one stops renewing).
+concurrency_slots = Table(
+    "concurrency_slots",
+    metadata,
+    Column("tag", String, primary_key=True),
+    Column("holder", String, primary_key=True),
+    Column("flow_run_id", String),
+    Column("acquired_ts", Double, nullable=False),
+    Column("lease_until", Double, nullable=False),
+    Index("ix_concurrency_slots_flow_run", "flow_run_id"),
 )
 
 # The tables a run's snapshot upserts into, and the columns a snapshot never overwrites.

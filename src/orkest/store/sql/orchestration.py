@@ -1,0 +1,489 @@
+"""The OrchestrationStore port on SQL: deployments, scheduled runs, claims, pools, workers.
+
+A mixin of SqlRunStore (it uses the store's transaction plumbing: `_write` runs a
+function in one write transaction, again from scratch when the database was busy).
+
+Two guarantees live here, in SQL, rather than in the services above:
+- a slot's run is created once: flow_runs.idempotency_key is unique and creation is
+  INSERT ... ON CONFLICT DO NOTHING, so two schedulers racing create it once between them;
+- a run is claimed once: on SQLite the claim runs under BEGIN IMMEDIATE (one writer at a
+  time); on PostgreSQL a per-pool advisory lock serializes claims of one pool (so that
+  limits hold) and candidate rows are read FOR UPDATE SKIP LOCKED.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, delete, func, select, text, update
+
+from orkest.core.deployments import ConcurrencyLimit, Deployment, Event, WorkPool, Worker
+from orkest.core.records import FlowRun
+from orkest.core.states import ACTIVE_TYPES, StateType
+from orkest.errors import ObjectNotFound
+from orkest.store import semantics
+from orkest.store.sql import dialects, rows
+from orkest.store.sql.tables import (
+    concurrency_limits,
+    concurrency_slots,
+    deployments,
+    events,
+    flow_runs,
+    state_history,
+    work_pools,
+    workers,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+# A claimed run holds a place in its pool's and deployment's limits until it finishes.
+CLAIMED_TYPES = tuple(sorted(ACTIVE_TYPES | {StateType.PENDING}))
+_DEPLOYMENT_FIELDS = tuple(f.name for f in fields(Deployment))
+_UPDATABLE = frozenset(_DEPLOYMENT_FIELDS) - {"id", "flow_name", "name", "created_ts"}
+
+
+def _record(cls: type, row: Mapping[str, Any]) -> Any:
+    return cls(**{f.name: row[f.name] for f in fields(cls)})
+
+
+def _values(record: Any) -> dict[str, Any]:
+    return {f.name: getattr(record, f.name) for f in fields(record)}
+
+
+def _pool_lock_key(pool: str) -> int:
+    return zlib.crc32(f"orkest-pool:{pool}".encode()) - 2**31
+
+
+class SqlOrchestration:
+    """Methods SqlRunStore gains for deployments, pools, workers, events and limits."""
+
+    _dialect: str
+    _write: Callable[..., Any]
+    _all: Callable[..., list[Mapping[str, Any]]]
+    _scalar: Callable[..., int]
+
+    # -- deployments ----------------------------------------------------------------------
+
+    def save_deployment(self, deployment: Deployment) -> Deployment:
+        """Create it, or update the one with the same flow and name (keeping its id, its
+        creation time, whether it is paused and the scheduler's cursor)."""
+        def run(conn: Connection) -> Deployment:
+            c = deployments.c
+            stmt = select(deployments).where(c.flow_name == deployment.flow_name,
+                                             c.name == deployment.name)
+            found = conn.execute(dialects.for_update(stmt, self._dialect)).mappings().first()
+            values = _values(deployment)
+            if found is None:
+                conn.execute(deployments.insert().values(**values))
+                return deployment
+            for keep in ("id", "created_ts", "paused", "last_slot_ts"):
+                values[keep] = found[keep]
+            conn.execute(update(deployments).where(c.id == found["id"]).values(**values))
+            return Deployment(**values)
+
+        return self._write(run)
+
+    def read_deployment(self, ref: str) -> Deployment:
+        """By id, unique id prefix, or FLOW_NAME/DEPLOYMENT_NAME."""
+        c = deployments.c
+        if "/" in ref:
+            flow_name, _, name = ref.rpartition("/")
+            found = self._all(select(deployments).where(c.flow_name == flow_name,
+                                                        c.name == name))
+            if found:
+                return _record(Deployment, found[0])
+        found = self._all(select(deployments).where(c.id == ref))
+        if found:
+            return _record(Deployment, found[0])
+        if len(ref) >= semantics.MIN_ID_PREFIX and "/" not in ref:
+            prefix = dialects.id_prefix(c.id, ref, self._dialect)
+            found = self._all(select(deployments).where(prefix).limit(2))
+            if len(found) == 1:
+                return _record(Deployment, found[0])
+            if len(found) > 1:
+                raise semantics.ambiguous("Deployment", ref, len(found))
+        raise ObjectNotFound(f"No deployment {ref!r}: name one as FLOW_NAME/DEPLOYMENT_NAME "
+                             "or by id (see `orkest deployment ls`)")
+
+    def list_deployments(self, *, flow_name: str | None = None, work_pool: str | None = None,
+                         paused: bool | None = None, limit: int = 100,
+                         offset: int = 0) -> list[Deployment]:
+        """By flow name, then deployment name."""
+        stmt = self._deployment_filter(select(deployments), flow_name, work_pool, paused)
+        stmt = stmt.order_by(deployments.c.flow_name, deployments.c.name)
+        return [_record(Deployment, r) for r in self._all(stmt.limit(limit).offset(offset))]
+
+    def count_deployments(self, *, flow_name: str | None = None, work_pool: str | None = None,
+                          paused: bool | None = None) -> int:
+        stmt = select(func.count()).select_from(deployments)
+        return self._scalar(self._deployment_filter(stmt, flow_name, work_pool, paused))
+
+    @staticmethod
+    def _deployment_filter(stmt: Any, flow_name: str | None, work_pool: str | None,
+                           paused: bool | None) -> Any:
+        c = deployments.c
+        if flow_name is not None:
+            stmt = stmt.where(c.flow_name == flow_name)
+        if work_pool is not None:
+            stmt = stmt.where(c.work_pool == work_pool)
+        if paused is not None:
+            stmt = stmt.where(c.paused == paused)
+        return stmt
+
+    def update_deployment(self, deployment_id: str, **changes: Any) -> Deployment:
+        """Change some fields of a deployment (paused, last_slot_ts, schedules...)."""
+        unknown = set(changes) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"Deployment fields that cannot change: {sorted(unknown)}")
+
+        def run(conn: Connection) -> Deployment:
+            c = deployments.c
+            found = conn.execute(select(deployments).where(c.id == deployment_id)
+                                 ).mappings().first()
+            if found is None:
+                raise ObjectNotFound(f"No deployment {deployment_id!r}")
+            if changes:
+                conn.execute(update(deployments).where(c.id == deployment_id).values(**changes))
+            return Deployment(**{**dict(found), **changes})
+
+        return self._write(run)
+
+    def set_deployment_cursors(self, cursors: Mapping[str, float]) -> None:
+        """The scheduler's cursors of many deployments, in one transaction."""
+        c = deployments.c
+
+        def run(conn: Connection) -> None:
+            for deployment_id, cursor in cursors.items():
+                conn.execute(update(deployments).where(c.id == deployment_id)
+                             .values(last_slot_ts=cursor))
+
+        self._write(run)
+
+    def delete_deployment(self, deployment_id: str) -> None:
+        """Forget it and the runs it had scheduled that have not started."""
+        def run(conn: Connection) -> None:
+            self._delete_scheduled(conn, deployment_id, keep=())
+            conn.execute(delete(deployments).where(deployments.c.id == deployment_id))
+
+        self._write(run)
+
+    # -- runs of deployments --------------------------------------------------------------
+
+    def create_flow_runs(self, runs: Sequence[FlowRun]) -> list[FlowRun]:
+        """Insert new runs with their first state; one whose idempotency_key is taken is
+        skipped (it exists already). The runs actually created, in the order given."""
+        if not runs:
+            return []
+
+        def run(conn: Connection) -> list[FlowRun]:
+            created: list[FlowRun] = []
+            insert = dialects.insert(flow_runs, self._dialect)
+            for record in runs:
+                values = dict(zip(rows.FLOW_RUN_COLUMNS, rows.flow_run_values(record),
+                                  strict=True))
+                values["parameters"] = record.parameters
+                values["tags"] = record.tags
+                values["graph"] = record.graph
+                values["requested_payload"] = record.requested_payload
+                if record.idempotency_key is None:
+                    result = conn.execute(insert.values(**values))
+                else:
+                    result = conn.execute(insert.values(**values).on_conflict_do_nothing(
+                        index_elements=["idempotency_key"]))
+                if result.rowcount:
+                    created.append(record)
+            if created:
+                conn.execute(state_history.insert(), [
+                    {"run_id": r.id, "run_kind": "flow", "type": str(r.state_type),
+                     "name": r.state_name, "ts": r.state_ts, "message": r.state_message}
+                    for r in created])
+            return created
+
+        return self._write(run)
+
+    def delete_scheduled_runs(self, deployment_id: str, *,
+                              keep: Iterable[str] = ()) -> int:
+        """Drop the deployment's runs still SCHEDULED, except those whose idempotency key is
+        in `keep` (a schedule changed, or the deployment was paused); how many."""
+        keep_keys = frozenset(keep)
+        return int(self._write(lambda conn: self._delete_scheduled(conn, deployment_id,
+                                                                   keep_keys)))
+
+    def _delete_scheduled(self, conn: Connection, deployment_id: str,
+                          keep: Iterable[str]) -> int:
+        c = flow_runs.c
+        found = conn.execute(select(c.id, c.idempotency_key).where(
+            c.deployment_id == deployment_id, c.state_type == str(StateType.SCHEDULED),
+            c.worker_id.is_(None))).all()
+        keep_keys = set(keep)
+        doomed = [row.id for row in found if row.idempotency_key not in keep_keys]
+        for start in range(0, len(doomed), 500):
+            chunk = doomed[start:start + 500]
+            conn.execute(delete(state_history).where(state_history.c.run_id.in_(chunk)))
+            conn.execute(delete(flow_runs).where(c.id.in_(chunk)))
+        return len(doomed)
+
+    def claim_flow_runs(self, work_pool: str, worker_id: str, *, limit: int,
+                        now: float) -> list[FlowRun]:
+        """Move up to `limit` due SCHEDULED runs of the pool to PENDING for this worker:
+        highest priority first, then earliest due; pool and deployment limits hold."""
+        if limit <= 0:
+            return []
+
+        def run(conn: Connection) -> list[FlowRun]:
+            if self._dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                             {"key": _pool_lock_key(work_pool)})
+            pool = conn.execute(select(work_pools).where(work_pools.c.name == work_pool)
+                                ).mappings().first()
+            if pool is not None and pool["paused"]:
+                return []
+            c = flow_runs.c
+            room = limit
+            if pool is not None and pool["concurrency_limit"] is not None:
+                active = conn.execute(select(func.count()).select_from(flow_runs).where(
+                    c.work_pool == work_pool, c.state_type.in_(CLAIMED_TYPES))).scalar() or 0
+                room = min(room, pool["concurrency_limit"] - int(active))
+            if room <= 0:
+                return []
+            stmt = (select(flow_runs)
+                    .where(c.work_pool == work_pool, c.state_type == str(StateType.SCHEDULED),
+                           c.scheduled_ts <= now)
+                    .order_by(c.priority.desc(), c.scheduled_ts, c.id)
+                    .limit(max(room * 4, 16)))
+            if self._dialect == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            candidates = [rows.to_flow_run(r) for r in conn.execute(stmt).mappings()]
+            room_of = self._deployment_room(conn, {r.deployment_id for r in candidates
+                                                   if r.deployment_id})
+            claimed: list[FlowRun] = []
+            for record in candidates:
+                if len(claimed) == room:
+                    break
+                dep = record.deployment_id
+                if dep in room_of:
+                    if room_of[dep] <= 0:
+                        continue
+                    room_of[dep] -= 1
+                claimed.append(record)
+            for record in claimed:
+                record.state_type, record.state_name = StateType.PENDING, "Pending"
+                record.state_message = f"Claimed by worker {worker_id}"
+                record.state_ts, record.worker_id = now, worker_id
+                conn.execute(update(flow_runs).where(c.id == record.id).values(
+                    state_type=str(StateType.PENDING), state_name="Pending",
+                    state_message=record.state_message, state_ts=now, worker_id=worker_id))
+            if claimed:
+                conn.execute(state_history.insert(), [
+                    {"run_id": r.id, "run_kind": "flow", "type": str(StateType.PENDING),
+                     "name": "Pending", "ts": now, "message": r.state_message}
+                    for r in claimed])
+            return claimed
+
+        return self._write(run)
+
+    def _deployment_room(self, conn: Connection, deployment_ids: set[str]) -> dict[str, int]:
+        """Free places of the deployments (among these) that have a concurrency limit."""
+        if not deployment_ids:
+            return {}
+        d = deployments.c
+        limits = {row.id: row.concurrency_limit for row in conn.execute(
+            select(d.id, d.concurrency_limit).where(d.id.in_(deployment_ids),
+                                                    d.concurrency_limit.is_not(None)))}
+        if not limits:
+            return {}
+        c = flow_runs.c
+        active = dict(conn.execute(
+            select(c.deployment_id, func.count()).where(
+                c.deployment_id.in_(list(limits)), c.state_type.in_(CLAIMED_TYPES))
+            .group_by(c.deployment_id)).all())
+        return {dep: limit - int(active.get(dep, 0)) for dep, limit in limits.items()}
+
+    def release_flow_run(self, flow_run_id: str, worker_id: str, now: float) -> bool:
+        """Hand a claimed run that has not started back to its pool (a worker stopping)."""
+        def run(conn: Connection) -> bool:
+            c = flow_runs.c
+            result = conn.execute(update(flow_runs).where(
+                c.id == flow_run_id, c.worker_id == worker_id,
+                c.state_type == str(StateType.PENDING)).values(
+                state_type=str(StateType.SCHEDULED), state_name="Scheduled",
+                state_message=f"Handed back by worker {worker_id}", state_ts=now,
+                worker_id=None))
+            if result.rowcount:
+                conn.execute(state_history.insert().values(
+                    run_id=flow_run_id, run_kind="flow", type=str(StateType.SCHEDULED),
+                    name="Scheduled", ts=now, message=f"Handed back by worker {worker_id}"))
+            return bool(result.rowcount)
+
+        return bool(self._write(run))
+
+    def reschedule_flow_run(self, flow_run_id: str, now: float, message: str) -> bool:
+        """A CRASHED run of a deployment goes back to its pool (AwaitingRetry) for another
+        worker; False when it is no longer CRASHED."""
+        def run(conn: Connection) -> bool:
+            c = flow_runs.c
+            result = conn.execute(update(flow_runs).where(
+                c.id == flow_run_id, c.state_type == str(StateType.CRASHED)).values(
+                state_type=str(StateType.SCHEDULED), state_name="AwaitingRetry",
+                state_message=message, state_ts=now, scheduled_ts=now, worker_id=None,
+                end_ts=None))
+            if result.rowcount:
+                conn.execute(state_history.insert().values(
+                    run_id=flow_run_id, run_kind="flow", type=str(StateType.SCHEDULED),
+                    name="AwaitingRetry", ts=now, message=message))
+            return bool(result.rowcount)
+
+        return bool(self._write(run))
+
+    def mark_late_runs(self, now: float) -> list[str]:
+        """Name "Late" the SCHEDULED runs whose slot is past their deployment's grace."""
+        def run(conn: Connection) -> list[str]:
+            c, d = flow_runs.c, deployments.c
+            grace = (select(d.grace_seconds).where(d.id == c.deployment_id)
+                     .scalar_subquery())
+            late = [row.id for row in conn.execute(select(c.id).where(
+                c.state_type == str(StateType.SCHEDULED), c.state_name == "Scheduled",
+                c.scheduled_ts.is_not(None), c.deployment_id.is_not(None),
+                c.scheduled_ts < now - func.coalesce(grace, 60.0)))]
+            for start in range(0, len(late), 500):
+                chunk = late[start:start + 500]
+                conn.execute(update(flow_runs).where(c.id.in_(chunk)).values(
+                    state_name="Late", state_ts=now))
+                conn.execute(state_history.insert(), [
+                    {"run_id": i, "run_kind": "flow", "type": str(StateType.SCHEDULED),
+                     "name": "Late", "ts": now, "message": "Not started within its grace "
+                                                          "period"} for i in chunk])
+            return late
+
+        return self._write(run)
+
+    # -- work pools and workers -----------------------------------------------------------
+
+    def save_work_pool(self, pool: WorkPool) -> WorkPool:
+        def run(conn: Connection) -> WorkPool:
+            upsert = dialects.upsert(work_pools, self._dialect, "name", keep=("created_ts",))
+            conn.execute(upsert.values(**_values(pool)))
+            row = conn.execute(select(work_pools).where(work_pools.c.name == pool.name)
+                               ).mappings().one()
+            return _record(WorkPool, row)
+
+        return self._write(run)
+
+    def read_work_pool(self, name: str) -> WorkPool:
+        found = self._all(select(work_pools).where(work_pools.c.name == name))
+        if not found:
+            raise ObjectNotFound(f"No work pool {name!r} (see `orkest work-pool ls`)")
+        return _record(WorkPool, found[0])
+
+    def list_work_pools(self) -> list[WorkPool]:
+        return [_record(WorkPool, r) for r in
+                self._all(select(work_pools).order_by(work_pools.c.name))]
+
+    def worker_heartbeat(self, worker: Worker) -> None:
+        """Insert or refresh a worker's record (its heartbeat, load and status)."""
+        upsert = dialects.upsert(workers, self._dialect, "id", keep=("started_ts",))
+        self._write(lambda conn: conn.execute(upsert.values(**_values(worker))))
+
+    def list_workers(self, *, work_pool: str | None = None, limit: int = 200) -> list[Worker]:
+        """Newest heartbeat first."""
+        stmt = select(workers)
+        if work_pool is not None:
+            stmt = stmt.where(workers.c.work_pool == work_pool)
+        stmt = stmt.order_by(workers.c.heartbeat_ts.desc()).limit(limit)
+        return [_record(Worker, r) for r in self._all(stmt)]
+
+    # -- events ---------------------------------------------------------------------------
+
+    def save_event(self, event: Event) -> Event:
+        upsert = dialects.upsert(events, self._dialect, "id")
+        self._write(lambda conn: conn.execute(upsert.values(**_values(event))))
+        return event
+
+    def read_event(self, event_id: str) -> Event:
+        found = self._all(select(events).where(events.c.id == event_id))
+        if not found:
+            raise ObjectNotFound(f"No event {event_id!r}")
+        return _record(Event, found[0])
+
+    def list_events(self, *, name: str | None = None, since: float | None = None,
+                    limit: int = 50, offset: int = 0) -> list[Event]:
+        """Newest first."""
+        stmt = select(events)
+        if name is not None:
+            stmt = stmt.where(events.c.name == name)
+        if since is not None:
+            stmt = stmt.where(events.c.ts >= since)
+        stmt = stmt.order_by(events.c.ts.desc(), events.c.id.desc()).limit(limit).offset(offset)
+        return [_record(Event, r) for r in self._all(stmt)]
+
+    # -- concurrency limits ---------------------------------------------------------------
+
+    def set_concurrency_limit(self, tag: str, limit: int, now: float) -> ConcurrencyLimit:
+        upsert = dialects.upsert(concurrency_limits, self._dialect, "tag", keep=("created_ts",))
+        self._write(lambda conn: conn.execute(upsert.values(tag=tag, limit=limit,
+                                                            created_ts=now)))
+        return next(x for x in self.list_concurrency_limits(now) if x.tag == tag)
+
+    def list_concurrency_limits(self, now: float) -> list[ConcurrencyLimit]:
+        """Every limit with the slots taken now (expired leases do not count)."""
+        s = concurrency_slots.c
+        taken = {row["tag"]: int(row["n"]) for row in self._all(
+            select(s.tag, func.count().label("n")).where(s.lease_until > now).group_by(s.tag))}
+        return [ConcurrencyLimit(r["tag"], r["limit"], r["created_ts"], taken.get(r["tag"], 0))
+                for r in self._all(select(concurrency_limits).order_by(concurrency_limits.c.tag))]
+
+    def delete_concurrency_limit(self, tag: str) -> None:
+        def run(conn: Connection) -> None:
+            result = conn.execute(delete(concurrency_limits).where(
+                concurrency_limits.c.tag == tag))
+            if not result.rowcount:
+                raise ObjectNotFound(f"No concurrency limit for tag {tag!r} "
+                                     "(see `orkest concurrency-limit ls`)")
+            conn.execute(delete(concurrency_slots).where(concurrency_slots.c.tag == tag))
+
+        self._write(run)
+
+    def acquire_concurrency_slots(self, tags: Sequence[str], holder: str,
+                                  flow_run_id: str | None, now: float,
+                                  lease_seconds: float) -> bool:
+        """Take one slot of every limited tag in `tags` for `holder`, or none (False) when
+        any of them is full. Tags without a limit need no slot."""
+        def run(conn: Connection) -> bool:
+            lim = concurrency_limits.c
+            limits = dict(conn.execute(select(lim.tag, lim.limit).where(
+                lim.tag.in_(list(tags)))).all())
+            if not limits:
+                return True
+            s = concurrency_slots.c
+            conn.execute(delete(concurrency_slots).where(s.tag.in_(list(limits)),
+                                                         s.lease_until <= now))
+            taken = dict(conn.execute(select(s.tag, func.count()).where(
+                s.tag.in_(list(limits)), s.holder != holder).group_by(s.tag)).all())
+            if any(int(taken.get(tag, 0)) >= limit for tag, limit in limits.items()):
+                return False
+            upsert = dialects.insert(concurrency_slots, self._dialect)
+            conn.execute(upsert.on_conflict_do_update(
+                index_elements=["tag", "holder"],
+                set_={"lease_until": now + lease_seconds}), [
+                {"tag": tag, "holder": holder, "flow_run_id": flow_run_id,
+                 "acquired_ts": now, "lease_until": now + lease_seconds} for tag in limits])
+            return True
+
+        return bool(self._write(run))
+
+    def release_concurrency_slots(self, holder: str) -> None:
+        self._write(lambda conn: conn.execute(delete(concurrency_slots).where(
+            concurrency_slots.c.holder == holder)))
+
+    def renew_concurrency_slots(self, flow_run_ids: Iterable[str], now: float,
+                                lease_seconds: float) -> None:
+        """Extend the leases of slots held by task runs of these (live) flow runs."""
+        ids = list(flow_run_ids)
+        if not ids:
+            return
+        self._write(lambda conn: conn.execute(update(concurrency_slots).where(
+            concurrency_slots.c.flow_run_id.in_(ids)).values(lease_until=now + lease_seconds)))
