@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from orkest.core.deployments import ConcurrencyLimit, Deployment, Event, WorkPool, Worker
-
+from orkest.core.deployments import ConcurrencyLimit, Deployment, Event, Worker, WorkPool
 from orkest.core.records import (
     CacheEntry,
     FlowRun,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, func, select, text, update
 
-from orkest.core.deployments import ConcurrencyLimit, Deployment, Event, WorkPool, Worker
+from orkest.core.deployments import ConcurrencyLimit, Deployment, Event, Worker, WorkPool
 from orkest.core.records import FlowRun
 from orkest.core.states import ACTIVE_TYPES, StateType
 from orkest.errors import ObjectNotFound

@@ -77,7 +77,8 @@ class SqlRunStore(SqlOrchestration):
             raise
         d, dialect = self._dialect, self._engine.dialect
         self._flow_runs = bulk.BulkStatement(
-            dialects.upsert(flow_runs, d, "id", keep=(*REQUEST_COLUMNS, "graph", "idempotency_key")),
+            dialects.upsert(flow_runs, d, "id",
+                            keep=(*REQUEST_COLUMNS, "graph", "idempotency_key")),
             rows.FLOW_RUN_COLUMNS, dialect)
         self._task_runs = bulk.BulkStatement(
             dialects.upsert(task_runs, d, "id"), rows.TASK_RUN_COLUMNS, dialect)
