@@ -47,8 +47,11 @@ def server_group() -> None:
               help="Seconds between checks for runs whose process died (0: never).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option("--no-services", is_flag=True,
+              help="Serve only: no scheduler or trigger service in this process (run "
+                   "`orkest scheduler start` elsewhere).")
 def start_command(host: str, port: int, insecure: bool, reap_interval: float,
-                  log_level: str) -> None:
+                  log_level: str, no_services: bool) -> None:
     """Serve the REST API (/api), the web UI (/) and Prometheus metrics (/metrics).
 
     The server uses its own database (ORKEST_DATABASE_URL, or ORKEST_HOME/orkest.db) and
@@ -70,7 +73,7 @@ def start_command(host: str, port: int, insecure: bool, reap_interval: float,
 
     from orkest.server import create_app
 
-    app = create_app(reap_interval=reap_interval or None)
+    app = create_app(reap_interval=reap_interval or None, services=not no_services)
     config = app.state.config
     database = getattr(app.state.store, "url", config.database_url)
     base = _url(host, port)
@@ -79,6 +82,8 @@ def start_command(host: str, port: int, insecure: bool, reap_interval: float,
     out.print(f"  web UI    {base}/")
     out.print(f"  API docs  {base}/api/docs  (API root {base}/api)")
     out.print(f"  metrics   {base}/metrics")
+    out.print("  services  " + ("none (--no-services)" if no_services
+                              else "scheduler, event triggers"))
     out.print(f"  database  {database}")
     out.print("  API key   " + ("required (ORKEST_API_KEY)" if config.api_key else
                               "not required (set ORKEST_API_KEY to require one)"))

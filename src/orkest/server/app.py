@@ -77,6 +77,7 @@ def create_app(
     max_body_bytes: int | None = None,
     ui_dir: Path | None = UI_DIR,
     reap_interval: float | None = None,
+    services: bool = False,
 ) -> FastAPI:
     """The orkest API server as an ASGI app.
 
@@ -84,7 +85,8 @@ def create_app(
     ORKEST_API_KEY, ORKEST_API_CORS_ORIGINS, ORKEST_API_MAX_BODY_BYTES); `api_key=""`
     turns the key off. `store` replaces the database (tests); `database_url` still names
     the database a retry process should use. `reap_interval` (seconds) marks runs whose
-    process died CRASHED in the background, as `orkest flow-run ls` does.
+    process died CRASHED in the background, as `orkest flow-run ls` does. `services`
+    runs the scheduler and the event triggers in this process (`orkest server start`).
     """
     config = load_config(database_url=database_url, api_key=api_key,
                          cors_origins=cors_origins, max_body_bytes=max_body_bytes)
@@ -102,6 +104,11 @@ def create_app(
                                             name="orkest-reaper", daemon=True))
         for thread in threads:
             thread.start()
+        if services:
+            from orkest.services.runner import start_services
+
+            background = start_services(run_store, metrics.stopping, reaper=False)
+            threads.extend(background.threads)
         try:
             yield
         finally:

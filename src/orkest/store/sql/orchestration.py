@@ -18,10 +18,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, func, select, text, update
+from sqlalchemy import Connection, bindparam, delete, func, select, text, update
 
 from orkest.core.deployments import ConcurrencyLimit, Deployment, Event, Worker, WorkPool
-from orkest.core.records import FlowRun
+from orkest.core.records import FlowRun, StateRecord
 from orkest.core.states import ACTIVE_TYPES, StateType
 from orkest.errors import ObjectNotFound
 from orkest.store import semantics
@@ -65,6 +65,21 @@ class SqlOrchestration:
     _write: Callable[..., Any]
     _all: Callable[..., list[Mapping[str, Any]]]
     _scalar: Callable[..., int]
+    _states: Any
+    _insert_runs_statement: Any = None
+
+    @property
+    def _insert_runs(self) -> Any:
+        """INSERT of whole FlowRun rows, skipping a taken idempotency key (bulk path)."""
+        if self._insert_runs_statement is None:
+            from orkest.store.sql import bulk
+
+            engine = self._engine  # type: ignore[attr-defined]
+            stmt = dialects.insert(flow_runs, self._dialect).on_conflict_do_nothing(
+                index_elements=["idempotency_key"])
+            self._insert_runs_statement = bulk.BulkStatement(stmt, rows.FLOW_RUN_COLUMNS,
+                                                             engine.dialect)
+        return self._insert_runs_statement
 
     # -- deployments ----------------------------------------------------------------------
 
@@ -156,10 +171,12 @@ class SqlOrchestration:
         """The scheduler's cursors of many deployments, in one transaction."""
         c = deployments.c
 
+        stmt = (update(deployments).where(c.id == bindparam("cursor_id"))
+                .values(last_slot_ts=bindparam("cursor_ts")))
+        params = [{"cursor_id": k, "cursor_ts": v} for k, v in cursors.items()]
+
         def run(conn: Connection) -> None:
-            for deployment_id, cursor in cursors.items():
-                conn.execute(update(deployments).where(c.id == deployment_id)
-                             .values(last_slot_ts=cursor))
+            conn.execute(stmt, params)  # one executemany
 
         self._write(run)
 
@@ -180,26 +197,35 @@ class SqlOrchestration:
             return []
 
         def run(conn: Connection) -> list[FlowRun]:
-            created: list[FlowRun] = []
-            insert = dialects.insert(flow_runs, self._dialect)
+            c = flow_runs.c
+            keyed = [r.idempotency_key for r in runs if r.idempotency_key is not None]
+            taken: set[str] = set()
+            for start in range(0, len(keyed), 500):
+                taken.update(conn.execute(select(c.idempotency_key).where(
+                    c.idempotency_key.in_(keyed[start:start + 500]))).scalars())
+            fresh: list[FlowRun] = []
+            seen: set[str] = set()
             for record in runs:
-                values = dict(zip(rows.FLOW_RUN_COLUMNS, rows.flow_run_values(record),
-                                  strict=True))
-                values["parameters"] = record.parameters
-                values["tags"] = record.tags
-                values["graph"] = record.graph
-                values["requested_payload"] = record.requested_payload
-                if record.idempotency_key is None:
-                    result = conn.execute(insert.values(**values))
-                else:
-                    result = conn.execute(insert.values(**values).on_conflict_do_nothing(
-                        index_elements=["idempotency_key"]))
-                if result.rowcount:
-                    created.append(record)
+                key = record.idempotency_key
+                if key is not None and (key in taken or key in seen):
+                    continue
+                if key is not None:
+                    seen.add(key)
+                fresh.append(record)
+            if not fresh:
+                return []
+            # ON CONFLICT DO NOTHING: a concurrent scheduler may insert a key since the
+            # check above; then its row stands and ours is not created.
+            self._insert_runs.execute(conn, [rows.flow_run_values(r) for r in fresh])
+            ids = [r.id for r in fresh]
+            inserted: set[str] = set()
+            for start in range(0, len(ids), 500):
+                inserted.update(conn.execute(select(c.id).where(
+                    c.id.in_(ids[start:start + 500]))).scalars())
+            created = [r for r in fresh if r.id in inserted]
             if created:
-                conn.execute(state_history.insert(), [
-                    {"run_id": r.id, "run_kind": "flow", "type": str(r.state_type),
-                     "name": r.state_name, "ts": r.state_ts, "message": r.state_message}
+                self._states.execute(conn, [rows.state_values(StateRecord(
+                    r.id, "flow", r.state_type, r.state_name, r.state_ts, r.state_message))
                     for r in created])
             return created
 
@@ -207,8 +233,9 @@ class SqlOrchestration:
 
     def delete_scheduled_runs(self, deployment_id: str, *,
                               keep: Iterable[str] = ()) -> int:
-        """Drop the deployment's runs still SCHEDULED, except those whose idempotency key is
-        in `keep` (a schedule changed, or the deployment was paused); how many."""
+        """Drop the deployment's schedule-slot runs still SCHEDULED and unclaimed, except
+        those whose idempotency key is in `keep` (a schedule changed, or the deployment was
+        paused); runs asked for by hand or by triggers stay. How many were dropped."""
         keep_keys = frozenset(keep)
         return int(self._write(lambda conn: self._delete_scheduled(conn, deployment_id,
                                                                    keep_keys)))
@@ -220,7 +247,10 @@ class SqlOrchestration:
             c.deployment_id == deployment_id, c.state_type == str(StateType.SCHEDULED),
             c.worker_id.is_(None))).all()
         keep_keys = set(keep)
-        doomed = [row.id for row in found if row.idempotency_key not in keep_keys]
+        slot_prefix = f"{deployment_id}@"  # runs of schedule slots; asked-for runs stay
+        doomed = [row.id for row in found if row.idempotency_key is not None
+                  and row.idempotency_key.startswith(slot_prefix)
+                  and row.idempotency_key not in keep_keys]
         for start in range(0, len(doomed), 500):
             chunk = doomed[start:start + 500]
             conn.execute(delete(state_history).where(state_history.c.run_id.in_(chunk)))
