@@ -190,7 +190,8 @@ class TestRunStore:
         runs = [
             flow_run(f"run{i}0000", created_ts=10.0 + i, flow_name="a" if i % 2 else "b",
                      state_type=[S.PENDING, S.RUNNING, S.COMPLETED][i % 3],
-                     parent_flow_run_id="parent00" if i < 2 else None)
+                     parent_flow_run_id="parent00" if i < 2 else None,
+                     deployment_id="dep-1" if i in (3, 4) else None)
             for i in range(6)
         ]
         write(store, parent, *runs)
@@ -202,6 +203,8 @@ class TestRunStore:
             "run50000", "run30000", "run20000", "run00000"]
         assert ids(store.list_flow_runs(parent_flow_run_id="parent00")) == ["run10000",
                                                                            "run00000"]
+        assert ids(store.list_flow_runs(deployment_id="dep-1")) == ["run40000", "run30000"]
+        assert store.count_flow_runs(deployment_id="dep-1") == 2
         assert ids(store.list_flow_runs(limit=2, offset=1)) == ["run40000", "run30000"]
         assert store.list_flow_runs(state_types=[]) == []
 

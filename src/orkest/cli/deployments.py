@@ -40,7 +40,8 @@ def schedule_lines(deployment: Any, count: int = NEXT_RUNS_SHOWN) -> list[str]:
     elif not deployment.schedules:
         lines.append("No schedule: runs only when triggered or run by hand")
     if deployment.paused:
-        lines.append("Paused: the schedule creates no runs until `orkest deployment resume`")
+        lines.append("Paused: its schedule and triggers create no runs until "
+                     "`orkest deployment resume`")
     return lines
 
 
@@ -194,14 +195,14 @@ def _set_paused(name: str, paused: bool) -> None:
 @deployment_group.command("pause")
 @click.argument("name")
 def pause_command(name: str) -> None:
-    """Stop the schedule creating runs (runs by hand and triggers still work)."""
+    """Stop its schedule and triggers creating runs (runs by hand still work)."""
     _set_paused(name, True)
 
 
 @deployment_group.command("resume")
 @click.argument("name")
 def resume_command(name: str) -> None:
-    """Let the schedule create runs again (missed slots only with catchup)."""
+    """Let its schedule and triggers create runs again (missed slots only with catchup)."""
     _set_paused(name, False)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from orkest.client.http import ApiSession, encode, segment
+from orkest.client.orchestration import RemoteOrchestration
 from orkest.core.records import (
     CacheEntry,
     FlowRun,
@@ -40,7 +41,7 @@ MAX_BODY_BYTES = 8 * 2**20
 _BATCH_KEYS = ("flow_runs", "task_runs", "states", "logs", "results", "cache")
 
 
-class RemoteRunStore:
+class RemoteRunStore(RemoteOrchestration):
     """Runs, states, logs, small results and cache entries kept by an orkest API server."""
 
     def __init__(self, api_url: str, api_key: str | None = None, *,
@@ -107,6 +108,7 @@ class RemoteRunStore:
         flow_name: str | None = None,
         state_types: Sequence[StateType] | None = None,
         parent_flow_run_id: str | None = None,
+        deployment_id: str | None = None,
         tag: str | None = None,
         created_after: float | None = None,
         created_before: float | None = None,
@@ -116,7 +118,7 @@ class RemoteRunStore:
         if state_types is not None and not state_types:
             return []
         params = _flow_run_filters(flow_name, state_types, parent_flow_run_id, tag,
-                                   created_after, created_before)
+                                   created_after, created_before, deployment_id)
         items = self._paged("/flow_runs", params, limit, offset, FLOW_RUN_PAGE)
         return [wire.load(FlowRun, item) for item in items]
 
@@ -126,6 +128,7 @@ class RemoteRunStore:
         flow_name: str | None = None,
         state_types: Sequence[StateType] | None = None,
         parent_flow_run_id: str | None = None,
+        deployment_id: str | None = None,
         tag: str | None = None,
         created_after: float | None = None,
         created_before: float | None = None,
@@ -133,7 +136,7 @@ class RemoteRunStore:
         if state_types is not None and not state_types:
             return 0
         params = _flow_run_filters(flow_name, state_types, parent_flow_run_id, tag,
-                                   created_after, created_before)
+                                   created_after, created_before, deployment_id)
         return int(self._api.get("/counts/flow_runs", params)["count"])
 
     def list_flows(self, *, limit: int = 100, offset: int = 0) -> list[FlowSummary]:
@@ -241,9 +244,10 @@ class RemoteRunStore:
 
 def _flow_run_filters(flow_name: str | None, state_types: Sequence[StateType] | None,
                       parent_flow_run_id: str | None, tag: str | None,
-                      created_after: float | None, created_before: float | None
-                      ) -> dict[str, Any]:
+                      created_after: float | None, created_before: float | None,
+                      deployment_id: str | None = None) -> dict[str, Any]:
     params = {"flow_name": flow_name, "parent_flow_run_id": parent_flow_run_id, "tag": tag,
+              "deployment_id": deployment_id,
               "created_after": created_after, "created_before": created_before,
               "state": [StateType(s).value for s in state_types or ()]}
     return {k: v for k, v in params.items() if v is not None and v != []}

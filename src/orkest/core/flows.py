@@ -64,7 +64,7 @@ class Flow(Generic[P, R]):
             raise TypeError(f"@flow decorates a function, not {fn!r}")
         self.fn = fn
         self.options = options
-        self.signature = inspect.signature(fn)
+        self.signature = _signature(fn)
         self.parameters = ParameterModel(options.name, self.signature)
         update_wrapper(self, fn)  # type: ignore[arg-type]
 
@@ -107,6 +107,16 @@ class Flow(Generic[P, R]):
 
     def __reduce__(self) -> Any:
         return (Flow, (self.fn, self.options))
+
+
+def _signature(fn: Callable[..., Any]) -> inspect.Signature:
+    """The signature with string annotations (`from __future__ import annotations`)
+    resolved in the function's module, so that parameters validate by their real types;
+    as written when a name cannot be resolved (defined later, or only for type checkers)."""
+    try:
+        return inspect.signature(fn, eval_str=True)
+    except Exception:  # noqa: BLE001 - NameError, SyntaxError...: keep the strings
+        return inspect.signature(fn)
 
 
 @overload

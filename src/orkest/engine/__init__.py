@@ -63,11 +63,13 @@ class LocalEngine:
 
 def start_flow_run(flow: Flow, parameters: dict[str, Any], *, flow_run: Any = None,
                    entrypoint: str | None = None, prior: dict | None = None,
-                   is_rerun: bool = False, logical_ts: float | None = None) -> Any:
+                   is_rerun: bool = False, logical_ts: float | None = None,
+                   claimed: bool = False) -> Any:
     """Run `flow` with already validated parameters; the final State.
 
     The CLI passes its own `flow_run` record (to show its id first) and, for a rerun,
-    the earlier attempt's task runs in `prior`.
+    the earlier attempt's task runs in `prior`. A worker passes `claimed=True` for a run
+    the store holds PENDING already, so that no second "Pending" is recorded.
     """
     parent = flow_run_var.get()
     if parent is not None:
@@ -78,7 +80,7 @@ def start_flow_run(flow: Flow, parameters: dict[str, Any], *, flow_run: Any = No
                                    entrypoint or default_entrypoint(flow), logical_ts)
     return run_flow(flow, run, parameters, recorder=recorder,  # type: ignore[arg-type]
                     results_dir=settings.current().results_dir, parent=parent, prior=prior,
-                    is_rerun=is_rerun)
+                    is_rerun=is_rerun, claimed=claimed)
 
 
 def install() -> LocalEngine:

@@ -75,8 +75,13 @@ def run_flow(
     parent: FlowRunContext | None,
     prior: dict[tuple[str, str], TaskRun] | None = None,
     is_rerun: bool = False,
+    claimed: bool = False,
 ) -> State:
-    """Drive `run` to a final state and return it (with the value or the error in it)."""
+    """Drive `run` to a final state and return it (with the value or the error in it).
+
+    claimed: the run is stored PENDING already (a worker claimed it), so its birth is
+    not recorded again.
+    """
     options = flow.options
     runner: TaskRunner = (options.task_runner or _default_runner()).duplicate()
     run.task_runner = runner.name
@@ -90,7 +95,7 @@ def run_flow(
     ctx.control = control
     if options.log_prints:
         enable_print_capture()
-    if not is_rerun:  # a new run is born PENDING; a rerun was moved to PENDING by the caller
+    if not (is_rerun or claimed):  # a new run is born PENDING; others are PENDING already
         recorder.state(StateRecord(run.id, "flow", run.state_type, run.state_name,
                                    run.state_ts, run.state_message))
         recorder.flow_run(run)

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from orkest import settings
 from orkest.core.records import CacheEntry, FlowRun, LogLine, ResultBlob, StateRecord, TaskRun
 from orkest.core.records import WriteBatch as Batch
+from orkest.engine.limits import renew_leases
 from orkest.engine.unsent import backoff, describe_runs, spill_batch
 from orkest.errors import StoreError, StoreUnavailable
 
@@ -326,6 +327,9 @@ class Recorder:
             if now - self._last_heartbeat >= HEARTBEAT_SECONDS:
                 self._last_heartbeat = now
                 self.store.heartbeat(list(owned), now)
+            # Concurrency slots held by these runs' tasks keep their lease while this
+            # process lives (engine/limits.py; a no-op unless it holds slots).
+            renew_leases(self.store, list(owned), now)
         except Exception as exc:  # noqa: BLE001 - a failed poll is retried next round
             log.debug("polling requests failed: %r", exc)
 

@@ -20,6 +20,7 @@ from orkest.core.params import summarize
 from orkest.core.records import TaskRun
 from orkest.core.states import Cached, Cancelled, State, StateType, UpstreamFailed
 from orkest.core.tasks import Task
+from orkest.engine import limits
 from orkest.engine.context import FlowRunContext, ResultSettings
 from orkest.engine.resources import ThreadMeter
 from orkest.engine.task_run import TaskRunJob, execute, set_task_state
@@ -147,7 +148,7 @@ class Dispatcher:
             flow_ctx.sink.state(_pending_record(run))
             state = self._prepare(task, run, args, kwargs, upstream, flow_ctx)
         if isinstance(state, TaskRunJob):
-            state = execute(state, flow_ctx.sink, ThreadMeter(), flow_ctx)
+            state = _execute_here(state, flow_ctx)
         if return_state:
             return state
         return state.result()
@@ -229,7 +230,7 @@ class Dispatcher:
             flow_ctx.sink.task_run(run)
             flow_ctx.sink.state(_pending_record(run))
             prepared = self._prepare(task, run, args, {}, [], flow_ctx)
-            state = execute(prepared, flow_ctx.sink, ThreadMeter(), flow_ctx) \
+            state = _execute_here(prepared, flow_ctx) \
                 if isinstance(prepared, TaskRunJob) else prepared
         future.set_final(state)
         return future
@@ -308,6 +309,10 @@ class Dispatcher:
             future.set_final(_fail(run, exc, flow_ctx.sink))
             return
         if isinstance(prepared, TaskRunJob):
+            # Tag concurrency limits (engine/limits.py): a task with a limited tag waits for
+            # its slots off this thread; every other task goes straight to the runner.
+            if run.tags and limits.submit_when_free(prepared, flow_ctx, future):
+                return
             flow_ctx.runner.submit(prepared, flow_ctx, future.set_final)
         else:
             future.set_final(prepared)
@@ -331,6 +336,20 @@ class Dispatcher:
         finally:
             recorder.flush()
         return state if return_state else state.result()
+
+
+def _execute_here(job: TaskRunJob, flow_ctx: FlowRunContext) -> State:
+    """Execute a called (not submitted) task in this thread; a task with a limited tag
+    first waits here for its concurrency slots and gives them back when it ends."""
+    if not job.task_run.tags:
+        return execute(job, flow_ctx.sink, ThreadMeter(), flow_ctx)
+    cancelled = limits.wait_inline(job, flow_ctx)
+    if cancelled is not None:
+        return cancelled
+    try:
+        return execute(job, flow_ctx.sink, ThreadMeter(), flow_ctx)
+    finally:
+        limits.release(job.task_run.id)
 
 
 def _pending_record(run: TaskRun) -> Any:

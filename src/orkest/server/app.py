@@ -145,7 +145,7 @@ def _middleware(config: ServerConfig) -> list[Middleware]:
     stack = []
     if config.cors_origins:
         stack.append(Middleware(CORSMiddleware, allow_origins=list(config.cors_origins),
-                                allow_methods=["GET", "POST"],
+                                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                                 allow_headers=["Authorization", "Content-Type"],
                                 allow_credentials=False, max_age=600))
     stack += [Middleware(RequestHygieneMiddleware), Middleware(SpecSpellingMiddleware),
@@ -205,18 +205,6 @@ def _add_batch_schema(schema: dict[str, Any]) -> None:
 
 
 def _reap_loop(store: RunStore, interval: float, stopping: threading.Event) -> None:
-    import logging
-    import time
+    from orkest.services.runner import reap_loop
 
-    from orkest.services.reaper import reap_orphans
-
-    log = logging.getLogger("orkest.server")
-    while not stopping.wait(interval):
-        try:
-            reaped = reap_orphans(store, time.time())
-        except Exception as exc:  # noqa: BLE001 - try again next time
-            log.warning("Reaper: %s", exc)
-            continue
-        if reaped:
-            log.info("Marked %d flow run(s) CRASHED: their process is gone", len(reaped))
-
+    reap_loop(store, stopping, interval)

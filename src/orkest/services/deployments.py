@@ -202,7 +202,7 @@ def run_deployment(store: Any, ref: str, parameters: Mapping[str, Any] | None = 
                    now: float | None = None) -> FlowRun:
     """Create a run of deployment `ref` (name or id), due now unless told; the stored run.
 
-    A paused deployment still runs when asked by hand: pausing stops the schedule only.
+    A paused deployment still runs when asked by hand (pausing stops schedule and triggers).
     """
     store = orchestration_store(store)
     deployment = store.read_deployment(ref)

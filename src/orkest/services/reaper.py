@@ -11,6 +11,10 @@ forever. The owner is considered alive when:
 `reap_orphans(store, now)` is the tick: one indexed query for active flow runs, then a
 transition per orphan. The transitions use policies that only ever move an unfinished run,
 so a run that finishes while the reaper looks at it keeps its real outcome.
+
+A crashed run of a deployment (it has a work pool) with attempts left (run_count <=
+retries) goes back to its pool, SCHEDULED "AwaitingRetry", for another worker. A run a
+worker claimed (PENDING) whose worker is gone is handed back to the pool as well.
 """
 
 from __future__ import annotations
@@ -129,4 +133,51 @@ def reap_orphans(store: Any, now: float, *, hostname: str = HOSTNAME,
             continue
         finish_task_runs(store, run.id, lambda message=message: Crashed(message=message))
         reaped.append(run.id)
+        retry_crashed(store, run, now, message)
+    release_lost_claims(store, now, hostname=hostname, is_alive=is_alive)
     return reaped
+
+
+def retry_crashed(store: Any, run: FlowRun, now: float, reason: str, *,
+                  attempts: int | None = None) -> bool:
+    """Put a CRASHED run of a work pool back in the pool while it has attempts left.
+
+    attempts: how many it has used (default run_count; a run that died before it
+    recorded its start used one more than its record says).
+    """
+    used = run.run_count if attempts is None else attempts
+    if not run.work_pool or used > run.retries:
+        return False
+    reschedule = getattr(store, "reschedule_flow_run", None)
+    if reschedule is None:
+        return False
+    attempt = used + 1
+    return bool(reschedule(run.id, now, f"{reason}; rescheduled for attempt {attempt} of "
+                                        f"{run.retries + 1}"))
+
+
+def release_lost_claims(store: Any, now: float, *, hostname: str = HOSTNAME,
+                        is_alive: Callable[[int], bool] = pid_alive) -> list[str]:
+    """Hand back PENDING runs claimed by a worker that is gone (it died between claiming
+    and starting them); the ids handed back."""
+    if not hasattr(store, "release_flow_run") or not hasattr(store, "list_workers"):
+        return []
+    claimed = [r for r in store.list_flow_runs(state_types=[StateType.PENDING], limit=_PAGE)
+               if r.worker_id is not None]
+    if not claimed:
+        return []
+    workers = {w.id: w for w in store.list_workers(limit=1000)}
+    released = []
+    for run in claimed:
+        worker = workers.get(run.worker_id)
+        if worker is None:
+            gone = now - run.state_ts >= HEARTBEAT_TIMEOUT_SECONDS
+        elif worker.status == "stopped":
+            gone = True
+        elif worker.hostname == hostname:
+            gone = not is_alive(worker.pid)
+        else:
+            gone = now - worker.heartbeat_ts >= HEARTBEAT_TIMEOUT_SECONDS
+        if gone and store.release_flow_run(run.id, run.worker_id, now):
+            released.append(run.id)
+    return released

@@ -48,7 +48,7 @@ def start_services(store: Any, stop: threading.Event, *, scheduler_interval: flo
             service = TriggerService(store)
             targets.append(("orkest-triggers", lambda: service.run(stop)))
     if reaper:
-        targets.append(("orkest-reaper", lambda: _reap_loop(store, stop)))
+        targets.append(("orkest-reaper", lambda: reap_loop(store, stop)))
     for name, target in targets:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
@@ -56,10 +56,12 @@ def start_services(store: Any, stop: threading.Event, *, scheduler_interval: flo
     return services
 
 
-def _reap_loop(store: Any, stop: threading.Event) -> None:
+def reap_loop(store: Any, stop: threading.Event, interval: float = REAP_SECONDS) -> None:
+    """Mark runs whose process died CRASHED (and requeue those with retries left) until
+    `stop` is set; a failing round is logged and tried again."""
     from orkest.services.reaper import reap_orphans
 
-    while not stop.wait(REAP_SECONDS):
+    while not stop.wait(interval):
         try:
             reaped = reap_orphans(store, time.time())
         except Exception as exc:  # noqa: BLE001 - try again next time

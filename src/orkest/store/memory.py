@@ -152,6 +152,7 @@ class MemoryRunStore:
         flow_name: str | None = None,
         state_types: Sequence[StateType] | None = None,
         parent_flow_run_id: str | None = None,
+        deployment_id: str | None = None,
         tag: str | None = None,
         created_after: float | None = None,
         created_before: float | None = None,
@@ -159,7 +160,7 @@ class MemoryRunStore:
         offset: int = 0,
     ) -> list[FlowRun]:
         with self._lock:
-            found = self._matching(flow_name, state_types, parent_flow_run_id, tag,
+            found = self._matching(flow_name, state_types, parent_flow_run_id, deployment_id, tag,
                                    created_after, created_before)
             found.sort(key=lambda r: (r.created_ts, r.id), reverse=True)
             return [_copy_run(r) for r in found[offset:offset + limit]]
@@ -170,16 +171,18 @@ class MemoryRunStore:
         flow_name: str | None = None,
         state_types: Sequence[StateType] | None = None,
         parent_flow_run_id: str | None = None,
+        deployment_id: str | None = None,
         tag: str | None = None,
         created_after: float | None = None,
         created_before: float | None = None,
     ) -> int:
         with self._lock:
-            return len(self._matching(flow_name, state_types, parent_flow_run_id, tag,
-                                      created_after, created_before))
+            return len(self._matching(flow_name, state_types, parent_flow_run_id,
+                                      deployment_id, tag, created_after, created_before))
 
     def _matching(self, flow_name: str | None, state_types: Sequence[StateType] | None,
-                  parent_flow_run_id: str | None, tag: str | None,
+                  parent_flow_run_id: str | None, deployment_id: str | None,
+                  tag: str | None,
                   created_after: float | None, created_before: float | None
                   ) -> list[FlowRun]:
         types = None if state_types is None else set(state_types)
@@ -188,6 +191,7 @@ class MemoryRunStore:
             if (flow_name is None or r.flow_name == flow_name)
             and (types is None or r.state_type in types)
             and (parent_flow_run_id is None or r.parent_flow_run_id == parent_flow_run_id)
+            and (deployment_id is None or r.deployment_id == deployment_id)
             and (tag is None or tag in r.tags)
             and (created_after is None or r.created_ts >= created_after)
             and (created_before is None or r.created_ts < created_before)

@@ -71,6 +71,7 @@ def _schema(database_url: str) -> tuple[Any, Any]:
     from orkest.server import create_app
 
     app = create_app(api_key="", database_url=database_url, ui_dir=None)
+    app.state.max_claim_wait = 0.1  # nothing is ever due here: do not wait 30 s per case
     _seed(app.state.store)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=NOTICE)

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from tests.unit.services.sched_flows import needs_region, report
 
 from orkest.core.states import StateType
 from orkest.errors import DeploymentError, ObjectNotFound
@@ -17,7 +18,6 @@ from orkest.schedules import Cron, Interval
 from orkest.services.deployments import build_deployment, run_deployment, save
 from orkest.services.scheduler import Scheduler, backfill
 from orkest.store.sql.store import SqlRunStore
-from tests.unit.services.sched_flows import needs_region, report
 
 T0 = dt.datetime(2026, 3, 2, 10, 0, 30, tzinfo=dt.UTC).timestamp()
 

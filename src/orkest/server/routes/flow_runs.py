@@ -38,10 +38,11 @@ router = APIRouter(tags=["flow runs"])
 def flow_run_filters(flow_name: str | None, states: list[StateType] | None,
                      tag: str | None, created_after: float | None,
                      created_before: float | None,
-                     parent_flow_run_id: str | None) -> dict[str, object]:
+                     parent_flow_run_id: str | None,
+                     deployment_id: str | None = None) -> dict[str, object]:
     return {"flow_name": flow_name, "state_types": state_filter(states), "tag": tag,
             "created_after": created_after, "created_before": created_before,
-            "parent_flow_run_id": parent_flow_run_id}
+            "parent_flow_run_id": parent_flow_run_id, "deployment_id": deployment_id}
 
 
 @router.get("/flows", response_model=None, responses={200: {"model": models.FlowPage}})
@@ -57,10 +58,11 @@ def list_flows(store: Store, limit: FlowLimit = 100, offset: Offset = 0) -> Resp
 def list_flow_runs(store: Store, flow_name: Text = None, state: States = None,
                    tag: Text = None, created_after: Timestamp = None,
                    created_before: Timestamp = None, parent_flow_run_id: Text = None,
-                   limit: FlowRunLimit = 50, offset: Offset = 0) -> Response:
+                   deployment_id: Text = None, limit: FlowRunLimit = 50,
+                   offset: Offset = 0) -> Response:
     """Flow runs, newest first; `created_after` is inclusive, `created_before` exclusive."""
     filters = flow_run_filters(flow_name, state, tag, created_after, created_before,
-                               parent_flow_run_id)
+                               parent_flow_run_id, deployment_id)
     runs = store.list_flow_runs(**filters, limit=limit, offset=offset)  # type: ignore[arg-type]
     total = known_total(runs, limit, offset)
     if total is None:
@@ -72,10 +74,10 @@ def list_flow_runs(store: Store, flow_name: Text = None, state: States = None,
 def count_flow_runs(store: Store, flow_name: Text = None, state: States = None,
                     tag: Text = None, created_after: Timestamp = None,
                     created_before: Timestamp = None,
-                    parent_flow_run_id: Text = None) -> Response:
+                    parent_flow_run_id: Text = None, deployment_id: Text = None) -> Response:
     """How many flow runs the list would give (same filters, no page)."""
     filters = flow_run_filters(flow_name, state, tag, created_after, created_before,
-                               parent_flow_run_id)
+                               parent_flow_run_id, deployment_id)
     return answer({"count": store.count_flow_runs(**filters)})  # type: ignore[arg-type]
 
 

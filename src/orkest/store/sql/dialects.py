@@ -11,10 +11,11 @@ PostgreSQL: row locks with SELECT ... FOR UPDATE and an advisory lock around mig
 from __future__ import annotations
 
 import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, Select, Table, event, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
@@ -67,10 +68,29 @@ def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) -> No
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
     finally:
         cursor.close()
+
+
+def _use_wal(cursor: sqlite3.Cursor) -> None:
+    """Switch to WAL once per database file. Switching needs an exclusive lock, and SQLite
+    answers "database is locked" at once, without waiting the busy timeout, while another
+    process creates the same fresh file: so wait and try again ourselves."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    delay = 0.005
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -79,7 +99,13 @@ def _sqlite_begin(conn: Connection) -> None:
 
 
 def insert(table: Table, dialect: str) -> Any:
-    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    if dialect == "postgresql":
+        # Imported here: the PostgreSQL dialect package pulls in asyncio (~25 ms) that a
+        # SQLite-only CLI call should not pay for.
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def upsert(table: Table, dialect: str, key: str, keep: tuple[str, ...] = ()) -> Any:

@@ -1,4 +1,5 @@
-"""The OrchestrationStore port on SQL: deployments, scheduled runs, claims, pools, workers.
+"""The OrchestrationStore port on SQL: deployments, their runs, and claims (pools, workers,
+events and limits are in fleet.py).
 
 A mixin of SqlRunStore (it uses the store's transaction plumbing: `_write` runs a
 function in one write transaction, again from scratch when the database was busy).
@@ -20,21 +21,18 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, delete, func, select, text, update
 
-from orkest.core.deployments import ConcurrencyLimit, Deployment, Event, Worker, WorkPool
+from orkest.core.deployments import Deployment
 from orkest.core.records import FlowRun, StateRecord
 from orkest.core.states import ACTIVE_TYPES, StateType
 from orkest.errors import ObjectNotFound
 from orkest.store import semantics
 from orkest.store.sql import dialects, rows
+from orkest.store.sql.rows import record_from_row, record_values
 from orkest.store.sql.tables import (
-    concurrency_limits,
-    concurrency_slots,
     deployments,
-    events,
     flow_runs,
     state_history,
     work_pools,
-    workers,
 )
 
 if TYPE_CHECKING:
@@ -44,14 +42,6 @@ if TYPE_CHECKING:
 CLAIMED_TYPES = tuple(sorted(ACTIVE_TYPES | {StateType.PENDING}))
 _DEPLOYMENT_FIELDS = tuple(f.name for f in fields(Deployment))
 _UPDATABLE = frozenset(_DEPLOYMENT_FIELDS) - {"id", "flow_name", "name", "created_ts"}
-
-
-def _record(cls: type, row: Mapping[str, Any]) -> Any:
-    return cls(**{f.name: row[f.name] for f in fields(cls)})
-
-
-def _values(record: Any) -> dict[str, Any]:
-    return {f.name: getattr(record, f.name) for f in fields(record)}
 
 
 def _pool_lock_key(pool: str) -> int:
@@ -91,7 +81,7 @@ class SqlOrchestration:
             stmt = select(deployments).where(c.flow_name == deployment.flow_name,
                                              c.name == deployment.name)
             found = conn.execute(dialects.for_update(stmt, self._dialect)).mappings().first()
-            values = _values(deployment)
+            values = record_values(deployment)
             if found is None:
                 conn.execute(deployments.insert().values(**values))
                 return deployment
@@ -110,15 +100,15 @@ class SqlOrchestration:
             found = self._all(select(deployments).where(c.flow_name == flow_name,
                                                         c.name == name))
             if found:
-                return _record(Deployment, found[0])
+                return record_from_row(Deployment, found[0])
         found = self._all(select(deployments).where(c.id == ref))
         if found:
-            return _record(Deployment, found[0])
+            return record_from_row(Deployment, found[0])
         if len(ref) >= semantics.MIN_ID_PREFIX and "/" not in ref:
             prefix = dialects.id_prefix(c.id, ref, self._dialect)
             found = self._all(select(deployments).where(prefix).limit(2))
             if len(found) == 1:
-                return _record(Deployment, found[0])
+                return record_from_row(Deployment, found[0])
             if len(found) > 1:
                 raise semantics.ambiguous("Deployment", ref, len(found))
         raise ObjectNotFound(f"No deployment {ref!r}: name one as FLOW_NAME/DEPLOYMENT_NAME "
@@ -130,7 +120,8 @@ class SqlOrchestration:
         """By flow name, then deployment name."""
         stmt = self._deployment_filter(select(deployments), flow_name, work_pool, paused)
         stmt = stmt.order_by(deployments.c.flow_name, deployments.c.name)
-        return [_record(Deployment, r) for r in self._all(stmt.limit(limit).offset(offset))]
+        found = self._all(stmt.limit(limit).offset(offset))
+        return [record_from_row(Deployment, r) for r in found]
 
     def count_deployments(self, *, flow_name: str | None = None, work_pool: str | None = None,
                           paused: bool | None = None) -> int:
@@ -169,6 +160,8 @@ class SqlOrchestration:
 
     def set_deployment_cursors(self, cursors: Mapping[str, float]) -> None:
         """The scheduler's cursors of many deployments, in one transaction."""
+        if not cursors:
+            return
         c = deployments.c
 
         stmt = (update(deployments).where(c.id == bindparam("cursor_id"))
@@ -390,130 +383,3 @@ class SqlOrchestration:
             return late
 
         return self._write(run)
-
-    # -- work pools and workers -----------------------------------------------------------
-
-    def save_work_pool(self, pool: WorkPool) -> WorkPool:
-        def run(conn: Connection) -> WorkPool:
-            upsert = dialects.upsert(work_pools, self._dialect, "name", keep=("created_ts",))
-            conn.execute(upsert.values(**_values(pool)))
-            row = conn.execute(select(work_pools).where(work_pools.c.name == pool.name)
-                               ).mappings().one()
-            return _record(WorkPool, row)
-
-        return self._write(run)
-
-    def read_work_pool(self, name: str) -> WorkPool:
-        found = self._all(select(work_pools).where(work_pools.c.name == name))
-        if not found:
-            raise ObjectNotFound(f"No work pool {name!r} (see `orkest work-pool ls`)")
-        return _record(WorkPool, found[0])
-
-    def list_work_pools(self) -> list[WorkPool]:
-        return [_record(WorkPool, r) for r in
-                self._all(select(work_pools).order_by(work_pools.c.name))]
-
-    def worker_heartbeat(self, worker: Worker) -> None:
-        """Insert or refresh a worker's record (its heartbeat, load and status)."""
-        upsert = dialects.upsert(workers, self._dialect, "id", keep=("started_ts",))
-        self._write(lambda conn: conn.execute(upsert.values(**_values(worker))))
-
-    def list_workers(self, *, work_pool: str | None = None, limit: int = 200) -> list[Worker]:
-        """Newest heartbeat first."""
-        stmt = select(workers)
-        if work_pool is not None:
-            stmt = stmt.where(workers.c.work_pool == work_pool)
-        stmt = stmt.order_by(workers.c.heartbeat_ts.desc()).limit(limit)
-        return [_record(Worker, r) for r in self._all(stmt)]
-
-    # -- events ---------------------------------------------------------------------------
-
-    def save_event(self, event: Event) -> Event:
-        upsert = dialects.upsert(events, self._dialect, "id")
-        self._write(lambda conn: conn.execute(upsert.values(**_values(event))))
-        return event
-
-    def read_event(self, event_id: str) -> Event:
-        found = self._all(select(events).where(events.c.id == event_id))
-        if not found:
-            raise ObjectNotFound(f"No event {event_id!r}")
-        return _record(Event, found[0])
-
-    def list_events(self, *, name: str | None = None, since: float | None = None,
-                    limit: int = 50, offset: int = 0) -> list[Event]:
-        """Newest first."""
-        stmt = select(events)
-        if name is not None:
-            stmt = stmt.where(events.c.name == name)
-        if since is not None:
-            stmt = stmt.where(events.c.ts >= since)
-        stmt = stmt.order_by(events.c.ts.desc(), events.c.id.desc()).limit(limit).offset(offset)
-        return [_record(Event, r) for r in self._all(stmt)]
-
-    # -- concurrency limits ---------------------------------------------------------------
-
-    def set_concurrency_limit(self, tag: str, limit: int, now: float) -> ConcurrencyLimit:
-        upsert = dialects.upsert(concurrency_limits, self._dialect, "tag", keep=("created_ts",))
-        self._write(lambda conn: conn.execute(upsert.values(tag=tag, limit=limit,
-                                                            created_ts=now)))
-        return next(x for x in self.list_concurrency_limits(now) if x.tag == tag)
-
-    def list_concurrency_limits(self, now: float) -> list[ConcurrencyLimit]:
-        """Every limit with the slots taken now (expired leases do not count)."""
-        s = concurrency_slots.c
-        taken = {row["tag"]: int(row["n"]) for row in self._all(
-            select(s.tag, func.count().label("n")).where(s.lease_until > now).group_by(s.tag))}
-        return [ConcurrencyLimit(r["tag"], r["limit"], r["created_ts"], taken.get(r["tag"], 0))
-                for r in self._all(select(concurrency_limits).order_by(concurrency_limits.c.tag))]
-
-    def delete_concurrency_limit(self, tag: str) -> None:
-        def run(conn: Connection) -> None:
-            result = conn.execute(delete(concurrency_limits).where(
-                concurrency_limits.c.tag == tag))
-            if not result.rowcount:
-                raise ObjectNotFound(f"No concurrency limit for tag {tag!r} "
-                                     "(see `orkest concurrency-limit ls`)")
-            conn.execute(delete(concurrency_slots).where(concurrency_slots.c.tag == tag))
-
-        self._write(run)
-
-    def acquire_concurrency_slots(self, tags: Sequence[str], holder: str,
-                                  flow_run_id: str | None, now: float,
-                                  lease_seconds: float) -> bool:
-        """Take one slot of every limited tag in `tags` for `holder`, or none (False) when
-        any of them is full. Tags without a limit need no slot."""
-        def run(conn: Connection) -> bool:
-            lim = concurrency_limits.c
-            limits = dict(conn.execute(select(lim.tag, lim.limit).where(
-                lim.tag.in_(list(tags)))).all())
-            if not limits:
-                return True
-            s = concurrency_slots.c
-            conn.execute(delete(concurrency_slots).where(s.tag.in_(list(limits)),
-                                                         s.lease_until <= now))
-            taken = dict(conn.execute(select(s.tag, func.count()).where(
-                s.tag.in_(list(limits)), s.holder != holder).group_by(s.tag)).all())
-            if any(int(taken.get(tag, 0)) >= limit for tag, limit in limits.items()):
-                return False
-            upsert = dialects.insert(concurrency_slots, self._dialect)
-            conn.execute(upsert.on_conflict_do_update(
-                index_elements=["tag", "holder"],
-                set_={"lease_until": now + lease_seconds}), [
-                {"tag": tag, "holder": holder, "flow_run_id": flow_run_id,
-                 "acquired_ts": now, "lease_until": now + lease_seconds} for tag in limits])
-            return True
-
-        return bool(self._write(run))
-
-    def release_concurrency_slots(self, holder: str) -> None:
-        self._write(lambda conn: conn.execute(delete(concurrency_slots).where(
-            concurrency_slots.c.holder == holder)))
-
-    def renew_concurrency_slots(self, flow_run_ids: Iterable[str], now: float,
-                                lease_seconds: float) -> None:
-        """Extend the leases of slots held by task runs of these (live) flow runs."""
-        ids = list(flow_run_ids)
-        if not ids:
-            return
-        self._write(lambda conn: conn.execute(update(concurrency_slots).where(
-            concurrency_slots.c.flow_run_id.in_(ids)).values(lease_until=now + lease_seconds)))

@@ -23,6 +23,7 @@ def flow_run_conditions(
     tag: str | None,
     created_after: float | None,
     created_before: float | None,
+    deployment_id: str | None = None,
 ) -> list[ColumnElement[bool]]:
     c = flow_runs.c
     where: list[ColumnElement[bool]] = []
@@ -32,6 +33,8 @@ def flow_run_conditions(
         where.append(c.state_type.in_([str(t) for t in state_types]))
     if parent_flow_run_id is not None:
         where.append(c.parent_flow_run_id == parent_flow_run_id)
+    if deployment_id is not None:
+        where.append(c.deployment_id == deployment_id)
     if tag is not None:
         # Tags are a JSON list; the tag's own JSON text ("etl", quotes included) occurs in
         # it exactly when the list holds that tag.

@@ -104,3 +104,12 @@ def to_result(row: Mapping[str, Any]) -> ResultBlob:
 
 def to_cache(row: Mapping[str, Any]) -> CacheEntry:
     return CacheEntry(**{name: row[name] for name in CACHE_COLUMNS})
+
+
+def record_from_row(cls: type, row: Mapping[str, Any]) -> Any:
+    """Any record whose fields are its table's columns (deployments, pools, workers...)."""
+    return cls(**{f.name: row[f.name] for f in fields(cls)})
+
+
+def record_values(record: Any) -> dict[str, Any]:
+    return {f.name: getattr(record, f.name) for f in fields(record)}

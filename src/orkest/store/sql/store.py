@@ -33,6 +33,7 @@ from orkest.core.transitions import Policy, check_transition
 from orkest.errors import StoreError
 from orkest.store import semantics
 from orkest.store.sql import bulk, connect, dialects, migrate, queries, rows
+from orkest.store.sql.fleet import SqlFleet
 from orkest.store.sql.orchestration import SqlOrchestration
 from orkest.store.sql.tables import (
     REQUEST_COLUMNS,
@@ -59,7 +60,7 @@ def _without_nul(row: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(v.replace("\x00", "\ufffd") if type(v) is str else v for v in row)
 
 
-class SqlRunStore(SqlOrchestration):
+class SqlRunStore(SqlOrchestration, SqlFleet):
     """RunStore over a SQLAlchemy URL (sqlite:///path or postgresql+psycopg://...).
 
     Opening creates the SQLite file's directory and migrates the schema if needed.
@@ -199,6 +200,7 @@ class SqlRunStore(SqlOrchestration):
         flow_name: str | None = None,
         state_types: Sequence[StateType] | None = None,
         parent_flow_run_id: str | None = None,
+        deployment_id: str | None = None,
         tag: str | None = None,
         created_after: float | None = None,
         created_before: float | None = None,
@@ -208,7 +210,7 @@ class SqlRunStore(SqlOrchestration):
         c = flow_runs.c
         where = queries.flow_run_conditions(flow_name, state_types,
                                             parent_flow_run_id, tag, created_after,
-                                            created_before)
+                                            created_before, deployment_id)
         stmt = (select(flow_runs).where(*where).order_by(c.created_ts.desc(), c.id.desc())
                 .limit(limit).offset(offset))
         return [rows.to_flow_run(r) for r in self._all(stmt)]
@@ -219,13 +221,14 @@ class SqlRunStore(SqlOrchestration):
         flow_name: str | None = None,
         state_types: Sequence[StateType] | None = None,
         parent_flow_run_id: str | None = None,
+        deployment_id: str | None = None,
         tag: str | None = None,
         created_after: float | None = None,
         created_before: float | None = None,
     ) -> int:
         where = queries.flow_run_conditions(flow_name, state_types,
                                             parent_flow_run_id, tag, created_after,
-                                            created_before)
+                                            created_before, deployment_id)
         return self._scalar(queries.count(flow_runs, where))
 
     def list_flows(self, *, limit: int = 100, offset: int = 0) -> list[FlowSummary]:

@@ -4,11 +4,18 @@
 //   #/runs?state=..&flow=.. flow runs (filters live in the hash)
 //   #/runs/<id>             flow run detail
 //   #/task-runs/<id>        task run detail
+//   #/deployments           deployments (#/deployments/<id> one of them)
+//   #/work-pools            work pools and their workers
+//   #/events?name=..        events and the runs they caused
 
 import * as dashboard from "./dashboard.js";
+import * as deploymentDetail from "./deployment_detail.js";
+import * as deployments from "./deployments.js";
+import * as events from "./events.js";
 import * as runDetail from "./run_detail.js";
 import * as runs from "./runs.js";
 import * as taskDetail from "./task_detail.js";
+import * as workPools from "./work_pools.js";
 import { parseHash } from "./nav.js";
 import { h } from "./util.js";
 
@@ -17,6 +24,10 @@ const ROUTES = [
   [/^\/runs\/?$/, runs, "runs"],
   [/^\/runs\/([^/]+)$/, runDetail, "runs"],
   [/^\/task-runs\/([^/]+)$/, taskDetail, "runs"],
+  [/^\/deployments\/?$/, deployments, "deployments"],
+  [/^\/deployments\/(.+)$/, deploymentDetail, "deployments"], // an id, or FLOW/NAME
+  [/^\/work-pools\/?$/, workPools, "work-pools"],
+  [/^\/events\/?$/, events, "events"],
 ];
 
 const main = document.getElementById("main");

@@ -121,6 +121,41 @@ export function mount(root, [id], query) {
   });
 
   // -- rendering ------------------------------------------------------------------------
+  let deploymentName = null; // fetched once: the run holds only the deployment's id
+  let eventName = null; // the same for the event that caused it
+  const eventHref = () => (eventName && eventName !== run.event_id.slice(0, 8)
+    ? `#/events?name=${encodeURIComponent(eventName)}` : "#/events");
+  function orchestrationMeta(r) {
+    const rows = [];
+    if (r.deployment_id) {
+      if (deploymentName === null) {
+        deploymentName = r.deployment_id.slice(0, 8);
+        api(`deployments/${encodeURIComponent(r.deployment_id)}`).then((d) => {
+          deploymentName = d.full_name;
+          const a = el.meta.querySelector("#run-deployment");
+          if (a) a.textContent = d.full_name;
+        }).catch(() => {});
+      }
+      rows.push(["Deployment", h("a", { id: "run-deployment", href: `#/deployments/${r.deployment_id}`, title: r.deployment_id }, deploymentName)]);
+    }
+    if (r.scheduled_ts && r.deployment_id) rows.push(["Scheduled for", fmtTime(r.scheduled_ts)]);
+    if (r.work_pool) rows.push(["Work pool", h("a", { id: "run-work-pool", href: "#/work-pools" }, r.work_pool)]);
+    if (r.worker_id) rows.push(["Worker", h("code", { id: "run-worker", title: r.worker_id }, r.worker_id.slice(0, 12))]);
+    if (r.code_hash) rows.push(["Code", h("code", { id: "run-code-hash", title: "hash of the source the run started from" }, r.code_hash)]);
+    if (r.event_id) {
+      if (eventName === null) {
+        eventName = r.event_id.slice(0, 8);
+        api(`events/${encodeURIComponent(r.event_id)}`).then((e) => {
+          eventName = e.name;
+          const a = el.meta.querySelector("#run-event");
+          if (a) { a.textContent = e.name; a.href = eventHref(); }
+        }).catch(() => {});
+      }
+      rows.push(["Caused by event", h("a", { id: "run-event", href: eventHref(), title: r.event_id }, eventName)]);
+    }
+    return rows;
+  }
+
   function renderHead(now) {
     el.name.textContent = run.name || id;
     document.title = `${run.name} · ${titleState(run.state_type)} · orkest`;
@@ -143,6 +178,7 @@ export function mount(root, [id], query) {
     if (run.task_runner) meta.push(["Runner", run.task_runner]);
     if (run.hostname) meta.push(["Host", `${run.hostname}${run.pid ? ` · pid ${run.pid}` : ""}`]);
     if (run.parent_flow_run_id) meta.push(["Parent run", h("a", { href: `#/runs/${run.parent_flow_run_id}` }, run.parent_flow_run_id.slice(0, 8))]);
+    meta.push(...orchestrationMeta(run));
     el.meta.replaceChildren(...meta.map(([k, v]) => h("div", null, h("span", { class: "k" }, k), h("span", null, v))));
     el.tags.replaceChildren(...(run.tags || []).map((t) => h("a", { class: "tag", href: `#/runs?tag=${encodeURIComponent(t)}` }, t)));
     el.message.hidden = !run.state_message;

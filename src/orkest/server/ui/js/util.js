@@ -94,6 +94,35 @@ export function fmtRelative(ts) {
   return `${Math.round(s / 86400)} d ago`;
 }
 
+/** Age to the second ("3 s ago"): heartbeats, where "just now" says too little. */
+export function fmtAgo(ts, now = Date.now() / 1000) {
+  if (ts === null || ts === undefined) return "never";
+  const s = Math.max(0, Math.round(now - ts));
+  if (s < 120) return `${s} s ago`;
+  return fmtRelative(ts);
+}
+
+/** Time until a moment ("in 5 min"), or its age when it has passed. */
+export function fmtUntil(ts, now = Date.now() / 1000) {
+  if (ts === null || ts === undefined) return "–";
+  const s = ts - now;
+  if (s < 0) return fmtRelative(ts);
+  if (s < 60) return `in ${Math.round(s)} s`;
+  if (s < 3600) return `in ${Math.round(s / 60)} min`;
+  if (s < 86400 * 2) return `in ${Math.round(s / 3600)} h`;
+  return `in ${Math.round(s / 86400)} d`;
+}
+
+/** An ISO time as its own wall clock and offset: "2025-03-30 03:00 +02:00" (the zone's time,
+ * not the browser's, so a schedule's runs read as its schedule says). */
+export function fmtIsoWall(iso) {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(:\d{2})?(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})?$/.exec(iso || "");
+  if (!m) return iso || "–";
+  const offset = !m[4] || m[4] === "Z" || m[4] === "+00:00" ? "UTC" : m[4];
+  const secs = m[3] && m[3] !== ":00" ? m[3] : "";
+  return `${m[1]} ${m[2]}${secs} ${offset}`;
+}
+
 export function fmtBytes(n) {
   if (n === null || n === undefined) return "–";
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
