@@ -407,3 +407,39 @@ def test_two_workers_on_postgresql_run_every_run_once(tmp_path: Path, workers: A
     assert numbers == list(range(12))  # each run ran once
     assert {r.worker_id for r in map(open_store().read_flow_run, ids)} <= {
         w.id for w in open_store().list_workers(work_pool="pool-pg")}
+
+
+OVERLAP = """
+    import time
+    import orkest
+
+    @orkest.flow
+    def one_at_a_time(log: str, n: int) -> None:
+        with open(log, "a") as handle:
+            handle.write(f"start {n} {time.time()}\\n")
+        time.sleep(0.3)
+        with open(log, "a") as handle:
+            handle.write(f"end {n} {time.time()}\\n")
+"""
+
+
+def test_a_deployments_concurrency_limit_holds_across_workers(tmp_path: Path, workers) -> None:
+    """max_active_runs / concurrency_limit=1: two workers with free slots still run the
+    deployment's runs one after another, in the order they were due."""
+    from orkest._internal.loading import load_object
+    from orkest.services.deployments import build_deployment, save
+
+    path = tmp_path / "overlap.py"
+    path.write_text(textwrap.dedent(OVERLAP))
+    flow = load_object(f"{path}:one_at_a_time")
+    save(open_store(), build_deployment(flow, "dev", work_pool="limited", concurrency_limit=1))
+    log = tmp_path / "overlap.log"
+    ids = [run("one-at-a-time/dev", log=str(log), n=i) for i in range(3)]
+    workers("--pool", "limited", "--concurrency", "3", *FAST)
+    workers("--pool", "limited", "--concurrency", "3", *FAST)
+    assert all(final(i).state_type is StateType.COMPLETED for i in ids)
+    events = [line.split() for line in log.read_text().splitlines()]
+    kinds = [kind for kind, _n, _t in sorted(events, key=lambda e: float(e[2]))]
+    assert kinds == ["start", "end"] * 3, events  # never two at once
+    assert [int(n) for kind, n, _t in sorted(events, key=lambda e: float(e[2]))
+            if kind == "start"] == [0, 1, 2]

@@ -27,7 +27,7 @@ def worker_group() -> None:
 @click.option("--cancel-grace", type=click.FloatRange(min=0), default=10.0, show_default=True,
               help="Seconds a cancelled run gets to stop before its process gets SIGTERM "
                    "(then SIGKILL 5 s later).")
-@click.option("--poll-interval", type=click.FloatRange(min=0.01), default=0.1,
+@click.option("--poll-interval", type=click.FloatRange(min=0.01), default=0.05,
               show_default=True, help="Seconds between claims while slots are free.")
 @click.option("--heartbeat-interval", type=click.FloatRange(min=0.05), default=5.0,
               hidden=True)

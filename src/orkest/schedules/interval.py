@@ -45,6 +45,10 @@ class Interval(Schedule):
             self._anchor = resolve_local(local, self._zone).first
         else:
             self._anchor = local.astimezone(UTC)
+        # A stored schedule spells its anchor out; the default one still goes unsaid.
+        if not self._default_anchor:
+            default = resolve_local(_DEFAULT_ANCHOR, self._zone).first
+            self._default_anchor = self._anchor == default
 
     @property
     def every(self) -> dt.timedelta:

@@ -48,7 +48,7 @@ class WorkerOptions:
     pool: str
     concurrency: int = 1
     name: str | None = None
-    poll_seconds: float = 0.1
+    poll_seconds: float = 0.05
     heartbeat_seconds: float = 5.0
     reap_seconds: float = 5.0
     watch_seconds: float = 0.5

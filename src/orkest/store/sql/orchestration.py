@@ -256,6 +256,14 @@ class SqlOrchestration:
         highest priority first, then earliest due; pool and deployment limits hold."""
         if limit <= 0:
             return []
+        c = flow_runs.c
+        due = (select(c.id).where(c.work_pool == work_pool,
+                                  c.state_type == str(StateType.SCHEDULED),
+                                  c.scheduled_ts <= now).limit(1))
+        if not self._all(due):
+            # Nothing is due: answered by a read (never waits for, nor blocks, a writer), so
+            # idle workers may poll often without taking SQLite's write lock each time.
+            return []
 
         def run(conn: Connection) -> list[FlowRun]:
             if self._dialect == "postgresql":
