@@ -21,7 +21,7 @@ LAYERS = {
     "store": 3,
     "engine": 4, "runners": 4,
     "client": 5,
-    "services": 6, "worker": 6,
+    "services": 6, "worker": 6, "config": 6,
     "server": 7,
     "cli": 8, "demo": 8,
 }

@@ -160,6 +160,18 @@ class SourceChanged(OrkestError):
     """A deployment's code is not where it was, or not what it was (moved, deleted)."""
 
 
+class SecretKeyError(ConfigurationError):
+    """The secret key is missing, malformed, or not the one a value was encrypted with."""
+
+
+class SecretNotFound(ObjectNotFound):
+    """No secret of that name: the message says how to set one."""
+
+
+class BlockError(OrkestError, ValueError):
+    """A block cannot be saved or loaded as asked (unknown type, changed schema...)."""
+
+
 class InvalidSchedule(OrkestError, ValueError):
     """A cron, interval, RRULE or time zone cannot be used; the message names field and value."""
 

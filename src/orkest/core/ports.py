@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from orkest.core.config_records import Automation, BlockRecord, SecretInfo, VariableRecord
 from orkest.core.deployments import ConcurrencyLimit, Deployment, Event, Worker, WorkPool
 from orkest.core.records import (
     CacheEntry,
@@ -206,3 +207,49 @@ class OrchestrationStore(Protocol):
 
     def renew_concurrency_slots(self, flow_run_ids: Iterable[str], now: float,
                                 lease_seconds: float) -> None: ...
+
+
+class ConfigStore(Protocol):
+    """Variables, secrets, blocks and automations (SQL and HTTP stores implement it).
+
+    Secret values cross this port in plaintext only through set_secret, read_secret_value
+    and read_block(with_secrets=True); the store encrypts them at rest.
+    """
+
+    def set_variable(self, name: str, value: Any, now: float) -> VariableRecord: ...
+
+    def read_variable(self, name: str) -> VariableRecord: ...
+
+    def list_variables(self, *, limit: int = 1000, offset: int = 0) -> list[VariableRecord]:
+        ...
+
+    def delete_variable(self, name: str) -> None: ...
+
+    def set_secret(self, name: str, value: str, now: float) -> SecretInfo: ...
+
+    def read_secret_value(self, name: str) -> str:
+        """SecretNotFound (saying how to set it) when there is none."""
+
+    def list_secrets(self) -> list[SecretInfo]: ...
+
+    def delete_secret(self, name: str) -> None: ...
+
+    def rotate_secret_key(self, new_key: bytes | None = None) -> int: ...
+
+    def save_block(self, record: BlockRecord, *, overwrite: bool, now: float) -> BlockRecord:
+        ...
+
+    def read_block(self, block_type: str, name: str, *,
+                   with_secrets: bool = False) -> BlockRecord: ...
+
+    def list_blocks(self, *, block_type: str | None = None) -> list[BlockRecord]: ...
+
+    def delete_block(self, block_type: str, name: str) -> None: ...
+
+    def save_automation(self, automation: Automation) -> Automation: ...
+
+    def list_automations(self, *, enabled: bool | None = None) -> list[Automation]: ...
+
+    def delete_automation(self, automation_id: str) -> None: ...
+
+    def set_automation_cursor(self, automation_id: str, ts: float) -> None: ...

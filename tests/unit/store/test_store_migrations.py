@@ -81,7 +81,8 @@ def test_fresh_database_gets_every_table(tmp_path):
         names = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert names == {"alembic_version", "flow_runs", "task_runs", "state_history", "logs",
                      "results", "cache_entries", "deployments", "work_pools", "workers",
-                     "events", "concurrency_limits", "concurrency_slots"}
+                     "events", "concurrency_limits", "concurrency_slots", "variables",
+                     "secrets", "blocks", "automations"}
 
 
 def test_upgrade_from_0001_keeps_runs_and_adds_the_graph(tmp_path):

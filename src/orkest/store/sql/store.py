@@ -33,6 +33,7 @@ from orkest.core.transitions import Policy, check_transition
 from orkest.errors import StoreError
 from orkest.store import semantics
 from orkest.store.sql import bulk, connect, dialects, migrate, queries, rows
+from orkest.store.sql.config import SqlConfig
 from orkest.store.sql.fleet import SqlFleet
 from orkest.store.sql.orchestration import SqlOrchestration
 from orkest.store.sql.tables import (
@@ -60,7 +61,7 @@ def _without_nul(row: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(v.replace("\x00", "\ufffd") if type(v) is str else v for v in row)
 
 
-class SqlRunStore(SqlOrchestration, SqlFleet):
+class SqlRunStore(SqlOrchestration, SqlFleet, SqlConfig):
     """RunStore over a SQLAlchemy URL (sqlite:///path or postgresql+psycopg://...).
 
     Opening creates the SQLite file's directory and migrates the schema if needed.

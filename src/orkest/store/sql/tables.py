@@ -269,5 +269,55 @@ concurrency_slots = Table(
     Index("ix_concurrency_slots_flow_run", "flow_run_id"),
 )
 
+variables = Table(
+    "variables",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("value", JSON(none_as_null=True)),
+    Column("created_ts", Double, nullable=False),
+    Column("updated_ts", Double, nullable=False),
+)
+
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("key_id", String, nullable=False),
+    Column("created_ts", Double, nullable=False),
+    Column("updated_ts", Double, nullable=False),
+)
+
+blocks = Table(
+    "blocks",
+    metadata,
+    Column("block_type", String, primary_key=True),
+    Column("name", String, primary_key=True),
+    Column("data", JSON, nullable=False),
+    Column("secret_fields", JSON, nullable=False),
+    # Each secret field as {"ciphertext": base64, "key_id": ...} (see store/crypto.py).
+    Column("secret_values", JSON, nullable=False),
+    Column("schema_version", String, nullable=False),
+    Column("created_ts", Double, nullable=False),
+    Column("updated_ts", Double, nullable=False),
+)
+
+automations = Table(
+    "automations",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("block_type", String, nullable=False),
+    Column("block_name", String, nullable=False),
+    Column("created_ts", Double, nullable=False),
+    Column("deployment_id", String),
+    Column("flow_name", String),
+    Column("states", JSON, nullable=False),
+    Column("running_longer_than", Double),
+    Column("message", Text),
+    Column("enabled", Boolean, nullable=False),
+    Column("last_checked_ts", Double),
+)
+
 # The tables a run's snapshot upserts into, and the columns a snapshot never overwrites.
 REQUEST_COLUMNS = ("requested_action", "requested_payload")
