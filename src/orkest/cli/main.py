@@ -28,6 +28,10 @@ COMMANDS: dict[str, str] = {
     "work-pool": "orkest.cli.work_pools:work_pool_group",
     "concurrency-limit": "orkest.cli.concurrency:concurrency_limit_group",
     "event": "orkest.cli.events:event_group",
+    "variable": "orkest.cli.variables:variable_group",
+    "secret": "orkest.cli.secrets:secret_group",
+    "block": "orkest.cli.blocks:block_group",
+    "automation": "orkest.cli.automations:automation_group",
 }
 
 

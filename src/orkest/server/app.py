@@ -35,6 +35,9 @@ from orkest.server.middleware import (
 )
 from orkest.server.pages import PageCache
 from orkest.server.routes import (
+    automations,
+    blocks,
+    config_values,
     control,
     deployments,
     events,
@@ -159,7 +162,7 @@ def _include_routes(app: FastAPI) -> None:
 
     api = APIRouter()
     for module in (stats, flow_runs, task_runs, logs, control, results, writes, deployments,
-                   work_pools, events, api_docs):
+                   work_pools, events, config_values, blocks, automations, api_docs):
         api.include_router(module.router)
     app.include_router(api, prefix=API_PREFIX)
     app.include_router(stats.metrics_router)
