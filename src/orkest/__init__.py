@@ -81,5 +81,13 @@ def _serve(*args: Any, **kwargs: Any) -> Any:
     return serve(*args, **kwargs)
 
 
+def _read_variable(name: Any) -> Any:
+    """`{{ var.name }}` in templates: ObjectNotFound (saying how to set it) when missing."""
+    from orkest.config.values import check_name, config_store
+
+    return config_store().read_variable(check_name("variable", name)).value
+
+
 _register_hook("deploy", _deploy)
 _register_hook("serve", _serve)
+_register_hook("variable", _read_variable)

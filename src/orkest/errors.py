@@ -22,6 +22,7 @@
     ├── UpstreamTaskFailed           a task could not start because an input failed
     ├── FailedRun                    `.result()` of a run that ended FAILED/CRASHED/...
     ├── MissingContext               an API that needs a running flow/task was called outside one
+    ├── NotificationError            a notification could not be delivered (names the target)
     └── TaskSkipped                  raised by task code to end its run SKIPPED (not a failure)
 
 Control flow is not an error: pause, cancel and termination derive from BaseException
@@ -170,6 +171,10 @@ class SecretNotFound(ObjectNotFound):
 
 class BlockError(OrkestError, ValueError):
     """A block cannot be saved or loaded as asked (unknown type, changed schema...)."""
+
+
+class NotificationError(OrkestError):
+    """One delivery attempt of a notification failed; the message names the target."""
 
 
 class InvalidSchedule(OrkestError, ValueError):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 MASK = "***"
@@ -38,9 +39,26 @@ def register(value: str) -> None:
         _pattern = re.compile("|".join(re.escape(v) for v in ordered))
 
 
+def adopt(values: Iterable[str]) -> None:
+    """Mask exactly these strings (variants included) that another process registered."""
+    global _pattern
+    fresh = {v for v in values if isinstance(v, str) and len(v) >= MIN_LENGTH} - _values
+    if not fresh:
+        return
+    with _lock:
+        _values.update(fresh)
+        ordered = sorted(_values, key=len, reverse=True)
+        _pattern = re.compile("|".join(re.escape(v) for v in ordered))
+
+
 def registered() -> frozenset[str]:
-    """The values masked in this process (to hand to a child process)."""
+    """The values masked in this process, variants included (to hand to another process)."""
     return frozenset(_values)
+
+
+def count() -> int:
+    """How many strings are masked: a cheap test for "something new was registered"."""
+    return len(_values)
 
 
 def active() -> bool:
@@ -55,15 +73,26 @@ def mask(text: str) -> str:
 
 
 def mask_value(value: Any) -> Any:
-    """`mask` applied to every string inside lists, tuples and dicts (keys too)."""
+    """`mask` applied to every string inside lists, tuples and dicts (keys too).
+
+    Returns `value` itself when nothing in it changed, so `result is value` tells whether
+    it held a secret (and unchanged structures are not copied).
+    """
     if _pattern is None:
         return value
     if isinstance(value, str):
         return mask(value)
     if isinstance(value, list | tuple):
-        return type(value)(mask_value(v) for v in value)
+        items = [mask_value(v) for v in value]
+        if all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return type(value)(items) if type(value) in (list, tuple) else items
     if isinstance(value, dict):
-        return {mask_value(k): mask_value(v) for k, v in value.items()}
+        pairs = [(mask_value(k), mask_value(v)) for k, v in value.items()]
+        if all(mk is k and mv is v for (mk, mv), (k, v) in zip(pairs, value.items(),
+                                                               strict=True)):
+            return value
+        return dict(pairs)
     return value
 
 

@@ -167,9 +167,13 @@ def state_text(state_type: Any, state_name: str | None = None) -> Any:
 
 
 def one_line(text: str | None, limit: int = 160) -> str:
+    """`text` on one line, cut at `limit`; a secret this process read is shown as ***
+    (`orkest run` prints the live run's messages, which are masked only when stored)."""
     if not text:
         return ""
-    flat = " ".join(text.split())
+    from orkest._internal.masking import mask
+
+    flat = " ".join(mask(text).split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from orkest.client.config import RemoteConfig
 from orkest.client.http import ApiSession, encode, segment
 from orkest.client.orchestration import RemoteOrchestration
 from orkest.core.records import (
@@ -41,7 +42,7 @@ MAX_BODY_BYTES = 8 * 2**20
 _BATCH_KEYS = ("flow_runs", "task_runs", "states", "logs", "results", "cache")
 
 
-class RemoteRunStore(RemoteOrchestration):
+class RemoteRunStore(RemoteOrchestration, RemoteConfig):
     """Runs, states, logs, small results and cache entries kept by an orkest API server."""
 
     def __init__(self, api_url: str, api_key: str | None = None, *,

@@ -58,3 +58,16 @@ class Automation:
     enabled: bool = True
     # The service's cursor: runs that ended before this were already considered.
     last_checked_ts: float | None = None
+
+
+@dataclass(slots=True)
+class AutomationFiring:
+    """One notification an automation sent (or tried to) about one run: each
+    (automation_id, flow_run_id, kind) exists once, so it is sent once."""
+
+    automation_id: str
+    flow_run_id: str
+    # What happened to the run: "<STATE>:<run_count>" for an ending (a run retried and
+    # failing again fires again), "RUNNING_LONG:<run_count>" for a run running too long.
+    kind: str
+    ts: float

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from orkest.core.config_records import Automation, BlockRecord, SecretInfo, VariableRecord
+from orkest.core.config_records import (
+    Automation,
+    AutomationFiring,
+    BlockRecord,
+    SecretInfo,
+    VariableRecord,
+)
 from orkest.core.deployments import ConcurrencyLimit, Deployment, Event, Worker, WorkPool
 from orkest.core.records import (
     CacheEntry,
@@ -253,3 +259,10 @@ class ConfigStore(Protocol):
     def delete_automation(self, automation_id: str) -> None: ...
 
     def set_automation_cursor(self, automation_id: str, ts: float) -> None: ...
+
+    def claim_automation_firing(self, firing: AutomationFiring) -> bool:
+        """Record that an automation fired for a run; False when it was recorded already
+        (so each firing is sent once, whichever service claims it first)."""
+
+    def list_automation_firings(self, automation_id: str | None = None, *,
+                                limit: int = 100) -> list[AutomationFiring]: ...

@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any
 
+from orkest._internal import masking
 from orkest.core.records import LogLine
 from orkest.engine.context import flow_run_var, task_run_var
 from orkest.errors import MissingContext
@@ -25,13 +26,34 @@ class RunLogHandler(logging.Handler):
             return
         try:
             message = record.getMessage()
-            if record.exc_info:
+            if record.exc_text:  # formatted (and masked) by _MaskSecrets
+                message += "\n" + record.exc_text
+            elif record.exc_info:
                 message += "\n" + logging.Formatter().formatException(record.exc_info)
         except Exception:  # noqa: BLE001 - a bad format string must not fail the task
             message = str(record.msg)
         sink.log(LogLine(record.orkest_flow_run_id, record.orkest_task_run_id,  # type: ignore[attr-defined]
                          record.created, record.levelno, record.name, message,
                          getattr(record, "orkest_source", "logger")))
+
+
+class _MaskSecrets(logging.Filter):
+    """Registered secrets out of a run log record before any handler sees it (ours, and a
+    user's console or file handler reached by propagation)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if masking.active():
+            try:
+                record.msg, record.args = masking.mask(record.getMessage()), None
+            except Exception:  # noqa: BLE001, S110 - a bad format string: RunLogHandler copes
+                pass
+            if record.exc_info and not record.exc_text:
+                record.exc_text = masking.mask(
+                    logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+_mask_filter = _MaskSecrets()
 
 
 def _setup() -> logging.Logger:
@@ -53,6 +75,7 @@ def _logger(kind: str) -> logging.Logger:
     if logger is None:
         _setup()
         logger = _loggers[kind] = logging.getLogger(f"{RUN_LOGGER}.{kind}")
+        logger.addFilter(_mask_filter)  # filters apply where a record is made, not above
     return logger
 
 
@@ -85,18 +108,23 @@ def get_run_logger() -> logging.LoggerAdapter:
 def _capturing_print(*args: Any, sep: str | None = " ", end: str | None = "\n",
                      file: Any = None, flush: bool = False) -> None:
     if file is None or file is sys.stdout:
+        text = None
         task_ctx = task_run_var.get()
         if task_ctx is not None:
             if task_ctx.log_prints:
                 run = task_ctx.task_run
+                text = (sep or " ").join(map(str, args))
                 task_ctx.sink.log(LogLine(run.flow_run_id, run.id, time.time(), logging.INFO,
-                                          "print", (sep or " ").join(map(str, args)), "print"))
+                                          "print", text, "print"))
         else:
             flow_ctx = flow_run_var.get()
             if flow_ctx is not None and flow_ctx.log_prints:
+                text = (sep or " ").join(map(str, args))
                 flow_ctx.sink.log(LogLine(flow_ctx.flow_run.id, None, time.time(),
-                                          logging.INFO, "print",
-                                          (sep or " ").join(map(str, args)), "print"))
+                                          logging.INFO, "print", text, "print"))
+        if text is not None and masking.active():  # the echo is run output too
+            _original_print(masking.mask(text), end=end, file=file, flush=flush)
+            return
     _original_print(*args, sep=sep, end=end, file=file, flush=flush)
 
 

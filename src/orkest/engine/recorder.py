@@ -9,6 +9,9 @@ of the last FLUSH_SECONDS (the run itself is then shown CRASHED: its process is 
 The same thread polls the store for requests (cancel, resume) addressed to the flow runs
 this process owns, and heartbeats them.
 
+Every batch is masked (engine/redaction.py) right before it is written: a secret value
+this process has registered never reaches the store, the API or an unsent file.
+
 When the store cannot be reached (StoreUnavailable: the API server is down), the run goes
 on: the background thread keeps the batch and retries with capped, jittered exponential
 backoff; a synchronous flush (the end of a top-level flow) keeps trying for
@@ -29,9 +32,11 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from orkest import settings
+from orkest._internal import masking
 from orkest.core.records import CacheEntry, FlowRun, LogLine, ResultBlob, StateRecord, TaskRun
 from orkest.core.records import WriteBatch as Batch
 from orkest.engine.limits import renew_leases
+from orkest.engine.redaction import mask_batch
 from orkest.engine.unsent import backoff, describe_runs, spill_batch
 from orkest.errors import StoreError, StoreUnavailable
 
@@ -212,6 +217,8 @@ class Recorder:
         for line in batch.logs[first_log:]:
             if len(line.message) > MAX_LOG_BYTES // 4:  # cheap test first; most are short
                 line.message = clip_log_message(line.message)
+        if masking.active():  # the one place every record passes before it is stored
+            mask_batch(batch)
         return batch
 
     def _write_pending(self) -> Exception | None:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO
 
+from orkest._internal.masking import mask
 from orkest.errors import TaskTimeoutError
 
 STDERR_TAIL_LINES = 20
@@ -80,7 +81,11 @@ def run_shell(command: str, *, env: Mapping[str, str] | None = None, append_env:
         raise
     finally:
         run.finish_readers()
-    return ShellResult(exit_code, run.last_stdout_line, tuple(run.stderr_tail))
+    # The last line becomes an XCom (a stored result, which is not masked as a whole): the
+    # command's output is text about the run, so a registered secret in it is masked here.
+    last = run.last_stdout_line
+    return ShellResult(exit_code, mask(last) if last else last,
+                       tuple(mask(line) for line in run.stderr_tail))
 
 
 def _child_env(env: Mapping[str, str] | None, append_env: bool) -> dict[str, str] | None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import cloudpickle
 
+from orkest._internal import masking
 from orkest.core.states import TERMINAL_TYPES, Failed, State, StateType
 from orkest.engine.recorder import BufferSink
 from orkest.engine.task_run import TaskRunJob, describe_error, execute, set_task_state
@@ -39,6 +40,7 @@ class _ChildSink(BufferSink):
         self.run: Any = None
         self.timeout: float | None = None
         self.held = False  # the final state is recorded: the rest travels with "done"
+        self.parent_knows = 0  # masking.count() when the parent last learnt our secrets
 
     def begin(self, job: TaskRunJob) -> None:
         self.run, self.timeout = job.task_run, job.task.options.timeout_seconds
@@ -49,8 +51,16 @@ class _ChildSink(BufferSink):
             self.conn.send_bytes(data)
 
     def ship(self, head: tuple = ("records",), final: bool = False) -> None:
-        """Send what was recorded so far after `head`; taken and sent under one lock."""
+        """Send what was recorded so far after `head`; taken and sent under one lock.
+
+        Secrets the task registered go first, so the parent masks them in these records
+        and in whatever it records later from the task's outcome (its exception text).
+        """
         with self.send_lock:
+            if masking.count() > self.parent_knows:
+                self.parent_knows = masking.count()
+                self.conn.send_bytes(pickle.dumps(("secrets", tuple(masking.registered())),
+                                                  protocol=_PROTOCOL))
             with self.lock:
                 if not final and head[0] == "records" and (self.held or not len(self.batch)):
                     return
@@ -111,7 +121,10 @@ def child_main(conn: Connection) -> None:
         if not data:
             return
         try:
-            token, task_bytes, rest, values = pickle.loads(data)
+            token, task_bytes, rest, values, secrets = pickle.loads(data)
+            if secrets:  # the parent's, masked here too (in the task's printed output)
+                masking.adopt(secrets)
+                sink.parent_knows = masking.count()
             if task_bytes is not None:
                 tasks[token] = pickle.loads(task_bytes)
             args, kwargs = pickle.loads(values)

@@ -12,10 +12,12 @@ LIVE_SECONDS while a task runs, so logs show up live; the rest with the final st
 the parent's recorder writes them, with the parent's own TaskRun object in them.
 
 Messages. Parent -> child: (task token, the task's bytes the first time this worker sees it,
-the job's other fields, cloudpickled args and kwargs), or b"" to stop. Child -> parent:
+the job's other fields, cloudpickled args and kwargs, the secret values registered for
+masking that this worker has not been sent yet, or None), or b"" to stop. Child -> parent:
 ("ready",) | ("running", timeout, batch) | ("attempt",) (a timed attempt ended) |
 ("records", batch) | ("done", type, name, message, ts, result_ref, data, batch) |
-("error", message, traceback, batch).
+("error", message, traceback, batch) | ("secrets", values): what a task registered (a
+Secret it read), sent before the records that may hold it, so the parent masks it too.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 
+from orkest._internal import masking
 from orkest.core import results as codec
 from orkest.core.records import WriteBatch
 from orkest.core.states import (
@@ -134,7 +137,7 @@ class _Slot:
 
 class _Worker:
     __slots__ = ("process", "conn", "ready", "slot", "deadline", "kill_reason", "reading",
-                 "tasks")
+                 "tasks", "secrets_sent")
 
     def __init__(self, process: BaseProcess, conn: Connection) -> None:
         self.process = process
@@ -145,6 +148,7 @@ class _Worker:
         self.kill_reason: str | None = None  # "timeout" | "cancel" | "shutdown" | "lost"
         self.reading = True  # False once the pipe reported EOF
         self.tasks: set[int] = set()  # tokens of the tasks this worker has loaded
+        self.secrets_sent = 0  # masking.count() when this worker last got our secrets
 
 
 _live_pools: weakref.WeakSet[_Pool] = weakref.WeakSet()
@@ -336,7 +340,12 @@ class _Pool:
             except Exception:  # noqa: BLE001 - a field plain pickle cannot handle
                 rest_bytes = cloudpickle.dumps(rest, protocol=_PROTOCOL)
             values = cloudpickle.dumps((job.args, job.kwargs), protocol=_PROTOCOL)
-            return pickle.dumps((token, fresh, rest_bytes, values), protocol=_PROTOCOL), token
+            secrets = None
+            if masking.count() > worker.secrets_sent:  # new since this worker last heard
+                worker.secrets_sent = masking.count()
+                secrets = tuple(masking.registered())
+            return pickle.dumps((token, fresh, rest_bytes, values, secrets),
+                                protocol=_PROTOCOL), token
         except Exception as exc:  # noqa: BLE001 - an unpicklable argument fails this run only
             error = SerializationError(
                 f"Task run {slot.job.task_run.name!r} cannot be sent to a worker process: "
@@ -360,7 +369,9 @@ class _Pool:
 
     def _handle(self, worker: _Worker, message: tuple) -> None:
         kind, slot = message[0], worker.slot
-        if kind == "ready":
+        if kind == "secrets":  # values the task registered: masked here from now on
+            masking.adopt(message[1])
+        elif kind == "ready":
             worker.ready = True
             self.boot_failures = 0
         elif kind == "attempt":  # an attempt with a timeout ended: no deadline meanwhile

@@ -1,5 +1,5 @@
-"""Start the background services (scheduler, triggers, reaper) as threads of one process:
-`orkest server start` and `orkest scheduler start` both use this."""
+"""Start the background services (scheduler, triggers, automations, reaper) as threads of
+one process: `orkest server start` and `orkest scheduler start` both use this."""
 
 from __future__ import annotations
 
@@ -30,8 +30,12 @@ class Services:
 
 
 def start_services(store: Any, stop: threading.Event, *, scheduler_interval: float | None = None,
-                   triggers: bool = True, reaper: bool = True) -> Services:
-    """Start the services on `store` (default: the configured one) until `stop` is set."""
+                   triggers: bool = True, reaper: bool = True, automations: bool = True,
+                   ui_url: str | None = None) -> Services:
+    """Start the services on `store` (default: the configured one) until `stop` is set.
+
+    `ui_url` is where notification links point (default: ORKEST_UI_URL, else
+    http://127.0.0.1:4200)."""
     from orkest.services.deployments import orchestration_store
     from orkest.services.scheduler import TICK_SECONDS, Scheduler
 
@@ -47,6 +51,10 @@ def start_services(store: Any, stop: threading.Event, *, scheduler_interval: flo
         if TriggerService is not None:
             service = TriggerService(store)
             targets.append(("orkest-triggers", lambda: service.run(stop)))
+    if automations:
+        automation_service = _automation_service(store, ui_url)
+        if automation_service is not None:
+            targets.append(("orkest-automations", lambda: automation_service.run(stop)))
     if reaper:
         targets.append(("orkest-reaper", lambda: reap_loop(store, stop)))
     for name, target in targets:
@@ -54,6 +62,16 @@ def start_services(store: Any, stop: threading.Event, *, scheduler_interval: flo
         thread.start()
         services.threads.append(thread)
     return services
+
+
+def _automation_service(store: Any, ui_url: str | None) -> Any:
+    """The automation service, if this store holds automations and their firings."""
+    if not (hasattr(store, "list_automations") and hasattr(store, "claim_automation_firing")):
+        logger.info("Automations are off: %r cannot hold them", store)
+        return None
+    from orkest.services.automations import AutomationService
+
+    return AutomationService(store, ui_url=ui_url)
 
 
 def reap_loop(store: Any, stop: threading.Event, interval: float = REAP_SECONDS) -> None:

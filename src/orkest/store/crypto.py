@@ -140,5 +140,9 @@ def stage_new_key(home: Path | None = None) -> tuple[SecretKey, Path]:
 
 
 def promote_new_key(staged: Path) -> None:
-    """After the re-encryption committed: the staged key becomes the key file."""
-    staged.replace(staged.with_name(KEY_FILE))
+    """After the re-encryption committed: the staged key becomes the key file (another
+    process that saw the commit may have promoted it already)."""
+    try:
+        staged.replace(staged.with_name(KEY_FILE))
+    except FileNotFoundError:
+        pass

@@ -35,9 +35,14 @@ class _StrictUndefined(StrictUndefined):
 
 @functools.cache
 def environment() -> ImmutableSandboxedEnvironment:
-    """Immutable sandbox (no attribute tricks, no mutating context values), strict names."""
-    return ImmutableSandboxedEnvironment(undefined=_StrictUndefined, autoescape=False,
-                                         keep_trailing_newline=True)
+    """Immutable sandbox (no attribute tricks, no mutating context values), strict names;
+    `var` (the configuration store's variables) is there for every template."""
+    from orkest.templating.variables import VARIABLES
+
+    env = ImmutableSandboxedEnvironment(undefined=_StrictUndefined, autoescape=False,
+                                        keep_trailing_newline=True)
+    env.globals["var"] = VARIABLES
+    return env
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)

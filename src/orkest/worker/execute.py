@@ -95,7 +95,9 @@ def _fail_to_start(store: Any, run: FlowRun, error: Exception) -> None:
 
     reason = str(error) if isinstance(error, OrkestError) else \
         f"Cannot load {run.entrypoint}: {type(error).__name__}: {error}"
-    message = f"The flow could not start: {reason}"
+    from orkest._internal.masking import mask
+
+    message = mask(f"The flow could not start: {reason}")  # written without the recorder
     try:
         store.set_state(run.id, "flow", Failed(message=message), ENGINE_POLICY)
     except (InvalidStateTransition, ObjectNotFound):

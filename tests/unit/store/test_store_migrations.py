@@ -82,7 +82,7 @@ def test_fresh_database_gets_every_table(tmp_path):
     assert names == {"alembic_version", "flow_runs", "task_runs", "state_history", "logs",
                      "results", "cache_entries", "deployments", "work_pools", "workers",
                      "events", "concurrency_limits", "concurrency_slots", "variables",
-                     "secrets", "blocks", "automations"}
+                     "secrets", "blocks", "automations", "automation_firings"}
 
 
 def test_upgrade_from_0001_keeps_runs_and_adds_the_graph(tmp_path):

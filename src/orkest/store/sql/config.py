@@ -9,18 +9,25 @@ Lists and inspections never decrypt.
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
-from orkest.core.config_records import Automation, BlockRecord, SecretInfo, VariableRecord
-from orkest.errors import BlockError, ObjectNotFound, SecretNotFound
+from orkest.core.config_records import (
+    Automation,
+    AutomationFiring,
+    BlockRecord,
+    SecretInfo,
+    VariableRecord,
+)
+from orkest.errors import BlockError, ObjectNotFound, SecretKeyError, SecretNotFound
 from orkest.store import crypto
 from orkest.store.sql import dialects
 from orkest.store.sql.rows import record_from_row, record_values
-from orkest.store.sql.tables import automations, blocks, secrets, variables
+from orkest.store.sql.tables import automation_firings, automations, blocks, secrets, variables
 
 _BLOCK_FIELDS = ("block_type", "name", "data", "secret_fields", "schema_version",
                  "created_ts", "updated_ts")
@@ -42,7 +49,29 @@ class SqlConfig:
     key_home: Path | None = None
 
     def _key(self) -> crypto.SecretKey:
+        self.finish_interrupted_rotation()
         return crypto.current_key(home=self.key_home)
+
+    def finish_interrupted_rotation(self) -> bool:
+        """Promote a leftover secret.key.new when stored values were re-encrypted with it:
+        the rotation committed but stopped before renaming the key file. Without this the
+        next rotation would stage a fresh key over it and those values would have no key."""
+        if os.environ.get(crypto.KEY_ENV):
+            return False
+        staged = crypto.key_path(self.key_home).with_name(crypto.NEW_KEY_FILE)
+        if not staged.exists():
+            return False
+        try:
+            staged_id = crypto.key_id(crypto.decode_key(staged.read_text(), str(staged)))
+        except (OSError, SecretKeyError):
+            return False  # half-written, or gone meanwhile: it encrypted nothing
+        used = {r["key_id"] for r in self._all(select(secrets.c.key_id).distinct())}
+        for row in self._all(select(blocks.c.secret_values)):
+            used.update(v.get("key_id") for v in (row["secret_values"] or {}).values())
+        if staged_id not in used:
+            return False
+        crypto.promote_new_key(staged)
+        return True
 
     # -- variables ------------------------------------------------------------------------
 
@@ -194,9 +223,43 @@ class SqlConfig:
             stmt = stmt.where(automations.c.enabled == enabled)
         return [record_from_row(Automation, r) for r in self._all(stmt)]
 
+    def read_automation(self, automation_id: str) -> Automation:
+        found = self._all(select(automations).where(automations.c.id == automation_id))
+        if not found:
+            raise ObjectNotFound(f"No automation {automation_id!r} (see `orkest automation "
+                                 "ls`)")
+        return record_from_row(Automation, found[0])
+
     def delete_automation(self, automation_id: str) -> None:
-        self._delete(automations, automations.c.id == automation_id,
-                     f"No automation {automation_id!r}")
+        """Forget it and what it fired (a new one of the same name starts afresh)."""
+        def run(conn: Connection) -> None:
+            if not conn.execute(delete(automations).where(
+                    automations.c.id == automation_id)).rowcount:
+                raise ObjectNotFound(f"No automation {automation_id!r}")
+            conn.execute(delete(automation_firings).where(
+                automation_firings.c.automation_id == automation_id))
+
+        self._write(run)
+
+    def claim_automation_firing(self, firing: AutomationFiring) -> bool:
+        """Record that `firing` happens; False when it was recorded already (by this
+        service earlier, or by another one at the same time): then do not send it."""
+        # RETURNING, not rowcount: psycopg counts a row that ON CONFLICT skipped.
+        stmt = dialects.insert(automation_firings, self._dialect).on_conflict_do_nothing(
+            index_elements=["automation_id", "flow_run_id", "kind"]).returning(
+            automation_firings.c.kind)
+        inserted = self._write(lambda conn: conn.execute(stmt.values(
+            **record_values(firing))).first())
+        return inserted is not None
+
+    def list_automation_firings(self, automation_id: str | None = None, *,
+                                limit: int = 100) -> list[AutomationFiring]:
+        """The newest firings first."""
+        c = automation_firings.c
+        stmt = select(automation_firings).order_by(c.ts.desc()).limit(limit)
+        if automation_id is not None:
+            stmt = stmt.where(c.automation_id == automation_id)
+        return [record_from_row(AutomationFiring, r) for r in self._all(stmt)]
 
     def set_automation_cursor(self, automation_id: str, ts: float) -> None:
         self._write(lambda conn: conn.execute(update(automations).where(

@@ -319,5 +319,16 @@ automations = Table(
     Column("last_checked_ts", Double),
 )
 
+# One row per notification an automation sent (or tried to): the primary key makes each
+# (automation, run, kind) fire once, across restarts and two services at once.
+automation_firings = Table(
+    "automation_firings",
+    metadata,
+    Column("automation_id", String, primary_key=True),
+    Column("flow_run_id", String, primary_key=True),
+    Column("kind", String, primary_key=True),
+    Column("ts", Double, nullable=False),
+)
+
 # The tables a run's snapshot upserts into, and the columns a snapshot never overwrites.
 REQUEST_COLUMNS = ("requested_action", "requested_payload")

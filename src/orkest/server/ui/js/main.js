@@ -7,14 +7,20 @@
 //   #/deployments           deployments (#/deployments/<id> one of them)
 //   #/work-pools            work pools and their workers
 //   #/events?name=..        events and the runs they caused
+//   #/variables             variables (JSON values): add, edit, delete
+//   #/secrets               secrets: names and change times, a write-only form
+//   #/blocks?type=..        blocks by type, secret fields as ***
 
+import * as blocks from "./blocks.js";
 import * as dashboard from "./dashboard.js";
 import * as deploymentDetail from "./deployment_detail.js";
 import * as deployments from "./deployments.js";
 import * as events from "./events.js";
 import * as runDetail from "./run_detail.js";
 import * as runs from "./runs.js";
+import * as secrets from "./secrets.js";
 import * as taskDetail from "./task_detail.js";
+import * as variables from "./variables.js";
 import * as workPools from "./work_pools.js";
 import { parseHash } from "./nav.js";
 import { h } from "./util.js";
@@ -28,6 +34,9 @@ const ROUTES = [
   [/^\/deployments\/(.+)$/, deploymentDetail, "deployments"], // an id, or FLOW/NAME
   [/^\/work-pools\/?$/, workPools, "work-pools"],
   [/^\/events\/?$/, events, "events"],
+  [/^\/variables\/?$/, variables, "variables"],
+  [/^\/secrets\/?$/, secrets, "secrets"],
+  [/^\/blocks\/?$/, blocks, "blocks"],
 ];
 
 const main = document.getElementById("main");

@@ -58,8 +58,15 @@ def upgrade() -> None:
         sa.Column("enabled", sa.Boolean, nullable=False),
         sa.Column("last_checked_ts", sa.Double, nullable=True),
     )
+    op.create_table(
+        "automation_firings",
+        sa.Column("automation_id", sa.String, primary_key=True),
+        sa.Column("flow_run_id", sa.String, primary_key=True),
+        sa.Column("kind", sa.String, primary_key=True),
+        sa.Column("ts", sa.Double, nullable=False),
+    )
 
 
 def downgrade() -> None:
-    for table in ("automations", "blocks", "secrets", "variables"):
+    for table in ("automation_firings", "automations", "blocks", "secrets", "variables"):
         op.drop_table(table)
