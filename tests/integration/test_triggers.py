@@ -351,8 +351,9 @@ def test_a_postgres_insert_with_notify_fires_at_once(store: Any, flows: Path,
         try:
             watcher.tick()
             [watch] = watcher._db_watches.values()  # noqa: SLF001 - wait for the baseline
-            wait_for(lambda: watcher.tick() == [] and watch._digest is not None,  # noqa: SLF001
-                     what="the baseline poll")
+            wait_for(lambda: watcher.tick() == [] and watch._digest is not None  # noqa: SLF001
+                     and watch.listening.is_set(), what="the baseline poll and LISTEN")
+            watcher.tick()  # the poll LISTEN asks for on connecting: nothing changed yet
             with postgres.connect() as conn:
                 conn.execute(text(f"insert into {table} default values"))
                 conn.execute(text(f"notify {channel}, 'order 1'"))

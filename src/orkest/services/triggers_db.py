@@ -49,6 +49,8 @@ class DbWatch:
         self._notified = threading.Event()
         self._notification: str | None = None
         self._stop = threading.Event()
+        # Set while LISTEN is in force (a NOTIFY sent before it is not seen; tests wait).
+        self.listening = threading.Event()
         self._listener: threading.Thread | None = None
         if trigger.channel:
             self._listener = threading.Thread(target=self._listen, daemon=True,
@@ -118,11 +120,13 @@ class DbWatch:
                 with psycopg.connect(libpq_url(self.trigger.url), autocommit=True) as conn:
                     conn.execute(f'LISTEN "{channel}"')  # channel is checked: an identifier
                     self._notified.set()  # notices missed while not listening: poll now
+                    self.listening.set()
                     while not self._stop.is_set():
                         for notice in conn.notifies(timeout=0.5):
                             self._notification = notice.payload
                             self._notified.set()
             except Exception as exc:  # noqa: BLE001 - reconnect after the database is back
+                self.listening.clear()
                 logger.warning("LISTEN %s on %s failed (retrying in %g s): %s", channel,
                                masked_url(self.trigger.url), _LISTEN_RETRY_SECONDS, exc)
                 self._stop.wait(_LISTEN_RETRY_SECONDS)
