@@ -128,8 +128,13 @@ def collect_futures(value: Any, into: list[TaskFuture], depth: int = 0) -> None:
                 collect_futures(item, into, depth + 1)
 
 
-def resolve_futures(value: Any, depth: int = 0) -> Any:
-    """Replace futures by their results; raise UpstreamTaskFailed if one did not complete."""
+def resolve_futures(value: Any, depth: int = 0, keep_remote: bool = False) -> Any:
+    """Replace futures by their results; raise UpstreamTaskFailed if one did not complete.
+
+    keep_remote: a result that a cluster runner keeps on its cluster (its state offers
+    `remote_input()`) becomes the runner's stand-in instead of being fetched here, so a
+    value passed from task to task moves worker to worker (docs/scaling.md).
+    """
     if isinstance(value, TaskFuture):
         value.wait()
         state = value.state
@@ -138,16 +143,22 @@ def resolve_futures(value: Any, depth: int = 0) -> Any:
                 f"upstream task run {value.task_run.name!r} ended {state.type.value}"
                 f" ({state.name})"
             )
+        if keep_remote:
+            remote_input = getattr(state, "remote_input", None)
+            stand_in = remote_input() if remote_input is not None else None
+            if stand_in is not None:
+                return stand_in
         return state.result()
     if depth >= 4:
         return value
+    again = depth + 1
     if isinstance(value, list):
-        return [resolve_futures(v, depth + 1) for v in value]
+        return [resolve_futures(v, again, keep_remote) for v in value]
     if isinstance(value, tuple):
-        return type(value)(*(resolve_futures(v, depth + 1) for v in value)) if hasattr(
-            value, "_fields") else tuple(resolve_futures(v, depth + 1) for v in value)
+        items = (resolve_futures(v, again, keep_remote) for v in value)
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
     if isinstance(value, dict):
-        return {k: resolve_futures(v, depth + 1) for k, v in value.items()}
+        return {k: resolve_futures(v, again, keep_remote) for k, v in value.items()}
     if isinstance(value, set | frozenset):
-        return type(value)(resolve_futures(v, depth + 1) for v in value)
+        return type(value)(resolve_futures(v, again, keep_remote) for v in value)
     return value

@@ -254,15 +254,23 @@ class Dispatcher:
 
     # -- before a job runs --------------------------------------------------------------
     def _prepare(self, task: Task, run: TaskRun, args: tuple, kwargs: dict,
-                 upstream: list[TaskFuture], flow_ctx: FlowRunContext) -> TaskRunJob | State:
-        """A job ready to execute, or the final state when no execution is needed."""
+                 upstream: list[TaskFuture], flow_ctx: FlowRunContext, *,
+                 for_runner: bool = False) -> TaskRunJob | State:
+        """A job ready to execute, or the final state when no execution is needed.
+
+        for_runner: the job goes to the flow's runner (not executed in this process), so
+        upstream values a cluster runner keeps may stay on its cluster.
+        """
         sink = flow_ctx.sink
         if flow_ctx.cancel_event.is_set():
             return set_task_state(run, Cancelled(message="Flow run was cancelled"), sink)
         if upstream:
+            # Values a cluster runner keeps stay there, unless a cache key must be computed
+            # from them here.
+            keep = for_runner and task.options.cache_key_fn is None
             try:
-                args = resolve_futures(args) if args else args
-                kwargs = resolve_futures(kwargs) if kwargs else kwargs
+                args = resolve_futures(args, keep_remote=keep) if args else args
+                kwargs = resolve_futures(kwargs, keep_remote=keep) if kwargs else kwargs
                 for future in upstream:
                     final = future.state
                     if final.type is not StateType.COMPLETED:
@@ -302,7 +310,8 @@ class Dispatcher:
     def _dispatch(self, task: Task, run: TaskRun, future: TaskFuture, args: tuple,
                   kwargs: dict, upstream: list[TaskFuture], flow_ctx: FlowRunContext) -> None:
         try:
-            prepared = self._prepare(task, run, args, kwargs, upstream, flow_ctx)
+            prepared = self._prepare(task, run, args, kwargs, upstream, flow_ctx,
+                                     for_runner=True)
         except BaseException as exc:  # noqa: BLE001 - a cache_key_fn bug fails this run only
             from orkest.engine.task_run import _fail
 

@@ -37,9 +37,16 @@ UNFINISHED_TYPES = tuple(t for t in StateType if t not in TERMINAL_TYPES)
 
 
 def finishing_policy(target: StateType) -> Policy:
-    """Any unfinished state may move to `target`; a finished one never (lost-race guard)."""
+    """Any unfinished state may move to `target`; a finished one never (lost-race guard).
+
+    Except that a run waiting in its pool (SCHEDULED) never becomes CRASHED: it has no
+    process that could have died, so such a move could only come from a reaper acting on
+    an old view, undoing another reaper's reschedule (seen in the soak test).
+    """
+    sources = [t for t in UNFINISHED_TYPES
+               if not (target is StateType.CRASHED and t is StateType.SCHEDULED)]
     return Policy(f"finish-as-{target.value.lower()}",
-                  {t: frozenset({target}) for t in UNFINISHED_TYPES})
+                  {t: frozenset({target}) for t in sources})
 
 
 REAPER_POLICY = finishing_policy(StateType.CRASHED)
@@ -123,19 +130,36 @@ def reap_orphans(store: Any, now: float, *, hostname: str = HOSTNAME,
         if len(page) < _PAGE:
             break
     reaped: list[str] = []
-    for run in active:
-        if owner_alive(run, now, hostname=hostname, is_alive=is_alive):
+    for listed in active:
+        if owner_alive(listed, now, hostname=hostname, is_alive=is_alive):
+            continue
+        # Read it again: the list may be old by now, and another reaper may have crashed
+        # and rescheduled this run meanwhile, or a new attempt may have started it.
+        try:
+            run = store.read_flow_run(listed.id)
+        except ObjectNotFound:
+            continue
+        if run.state_type not in ACTIVE_TYPES or owner_alive(run, now, hostname=hostname,
+                                                             is_alive=is_alive):
             continue
         message = f"{owner_label(run)} is gone"
+        at = not_before(run, now)
         try:
-            store.set_state(run.id, "flow", Crashed(message=message, ts=now), REAPER_POLICY)
+            store.set_state(run.id, "flow", Crashed(message=message, ts=at), REAPER_POLICY)
         except (InvalidStateTransition, ObjectNotFound):
             continue
         finish_task_runs(store, run.id, lambda message=message: Crashed(message=message))
         reaped.append(run.id)
-        retry_crashed(store, run, now, message)
+        retry_crashed(store, run, at, message)
     release_lost_claims(store, now, hostname=hostname, is_alive=is_alive)
     return reaped
+
+
+def not_before(run: FlowRun, now: float) -> float:
+    """`now`, or the run's own state time if that is later: a tick's `now` is taken before
+    it reads the runs, and a state written meanwhile must not be followed in the history
+    by one that claims to be older."""
+    return max(now, run.state_ts or now)
 
 
 def retry_crashed(store: Any, run: FlowRun, now: float, reason: str, *,
@@ -151,9 +175,8 @@ def retry_crashed(store: Any, run: FlowRun, now: float, reason: str, *,
     reschedule = getattr(store, "reschedule_flow_run", None)
     if reschedule is None:
         return False
-    attempt = used + 1
-    return bool(reschedule(run.id, now, f"{reason}; rescheduled for attempt {attempt} of "
-                                        f"{run.retries + 1}"))
+    message = f"{reason}; rescheduled for attempt {used + 1} of {run.retries + 1}"
+    return bool(reschedule(run.id, not_before(run, now), message))
 
 
 def release_lost_claims(store: Any, now: float, *, hostname: str = HOSTNAME,
@@ -178,6 +201,6 @@ def release_lost_claims(store: Any, now: float, *, hostname: str = HOSTNAME,
             gone = not is_alive(worker.pid)
         else:
             gone = now - worker.heartbeat_ts >= HEARTBEAT_TIMEOUT_SECONDS
-        if gone and store.release_flow_run(run.id, run.worker_id, now):
+        if gone and store.release_flow_run(run.id, run.worker_id, not_before(run, now)):
             released.append(run.id)
     return released

@@ -32,7 +32,6 @@ from orkest._internal.ids import new_id
 from orkest.core.deployments import Worker
 from orkest.core.records import FlowRun
 from orkest.core.states import ACTIVE_TYPES, TERMINAL_TYPES, Cancelled, Crashed, StateType
-from orkest.core.transitions import Policy
 from orkest.errors import InvalidStateTransition, ObjectNotFound, StoreError
 from orkest.worker.process import Child, default_start_method, start_child
 
@@ -222,7 +221,7 @@ class WorkerLoop:
 
     def _settle(self, child: Child, now: float) -> None:
         """Make sure the run of an ended child is finished, and say how it ended."""
-        from orkest.services.reaper import finish_task_runs, retry_crashed
+        from orkest.services.reaper import finish_task_runs, finishing_policy, retry_crashed
 
         run = self.store.read_flow_run(child.flow_run_id)
         attempts = run.run_count
@@ -234,9 +233,10 @@ class WorkerLoop:
             how = describe_exit(child.exit_code)
             state = (Cancelled(message=f"Cancelled; its process {how}") if cancelled else
                      Crashed(message=f"Process {child.pid} {how} before the run finished"))
-            policy = Policy("worker-settle", {run.state_type: frozenset({state.type})})
+            # A policy the API server knows by name (a worker may talk only to it); a run
+            # that finished meanwhile keeps its own outcome.
             try:
-                run = self.store.set_state(run.id, "flow", state, policy)
+                run = self.store.set_state(run.id, "flow", state, finishing_policy(state.type))
             except (InvalidStateTransition, ObjectNotFound):
                 run = self.store.read_flow_run(child.flow_run_id)
             else:

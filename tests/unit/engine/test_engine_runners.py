@@ -1,16 +1,37 @@
-"""Task and flow behaviour, checked on the sequential, thread and process runners."""
+"""Task and flow behaviour, checked on the sequential, thread and process runners and on
+the cluster runners (a cluster shared by the module)."""
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
+import cloudpickle
 import pytest
 
 from helpers import count_calls, note_call
 from orkest import flow, get_run_logger, task, unmapped
 from orkest.core.states import StateType
 from orkest.store import open_store
+from unit.conftest import RUNNERS
+from unit.runners.dask_cluster import dask_address_fixture, dask_runner_fixture  # noqa: F401
+from unit.runners.ray_cluster import ray_runner_fixture, ray_session_fixture  # noqa: F401
+
+# Cluster runners join the local ones here, each as the fixture that connects it to a
+# cluster this module shares (one cluster start per module, not per test).
+CLUSTER_RUNNERS = {
+    "dask": "dask_runner",
+    "ray": "ray_runner",
+}
+
+
+@pytest.fixture(params=[*RUNNERS, *CLUSTER_RUNNERS])
+def runner(request: pytest.FixtureRequest) -> object:
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # see tests/unit/conftest.py
+    if request.param in CLUSTER_RUNNERS:
+        return request.getfixturevalue(CLUSTER_RUNNERS[request.param])
+    return RUNNERS[request.param]()
 
 
 def states_of(run_id: str) -> list[tuple[str, str]]:

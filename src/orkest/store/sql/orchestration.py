@@ -302,16 +302,20 @@ class SqlOrchestration:
                     room_of[dep] -= 1
                 claimed.append(record)
             for record in claimed:
+                # `now` was taken before this transaction waited for its lock: never stamp
+                # the claim older than the state it follows (a hand-back, a reschedule).
+                claimed_ts = max(now, record.state_ts)
                 record.state_type, record.state_name = StateType.PENDING, "Pending"
                 record.state_message = f"Claimed by worker {worker_id}"
-                record.state_ts, record.worker_id = now, worker_id
+                record.state_ts, record.worker_id = claimed_ts, worker_id
                 conn.execute(update(flow_runs).where(c.id == record.id).values(
                     state_type=str(StateType.PENDING), state_name="Pending",
-                    state_message=record.state_message, state_ts=now, worker_id=worker_id))
+                    state_message=record.state_message, state_ts=claimed_ts,
+                    worker_id=worker_id))
             if claimed:
                 conn.execute(state_history.insert(), [
                     {"run_id": r.id, "run_kind": "flow", "type": str(StateType.PENDING),
-                     "name": "Pending", "ts": now, "message": r.state_message}
+                     "name": "Pending", "ts": r.state_ts, "message": r.state_message}
                     for r in claimed])
             return claimed
 
