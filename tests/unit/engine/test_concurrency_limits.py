@@ -211,7 +211,9 @@ def test_a_cancelled_flow_run_stops_its_waiting_tasks(tmp_path: Path) -> None:
     assert not thread.is_alive()
     runs = {r.task_name: r for r in store.list_task_runs(flow_run_id=store.list_flow_runs()[0].id)}
     assert runs["queued"].state_type is StateType.CANCELLED
-    assert "concurrency slot" in (runs["queued"].state_message or "")
+    # Cancelled while waiting for its slot, or by the flow's cancel reaching it first.
+    assert any(text in (runs["queued"].state_message or "")
+               for text in ("concurrency slot", "Flow run was cancelled"))
     wait_for(lambda: active_slots("db") == 0)
 
 
