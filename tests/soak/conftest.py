@@ -8,14 +8,11 @@ which makes it a failure (CI).
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
 
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-START_HINT = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+from helpers import fresh_postgres_database
 
 _figures: list[str] = []
 
@@ -23,36 +20,8 @@ _figures: list[str] = []
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test (dropped afterwards, connections and all)."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import OperationalError
-
-    base = make_url(os.environ.get("ORKEST_TEST_POSTGRES_URL") or DEFAULT_POSTGRES_URL)
-    if base.drivername in ("postgresql", "postgres"):
-        base = base.set(drivername="postgresql+psycopg")
-    admin = create_engine(base, isolation_level="AUTOCOMMIT",
-                          connect_args={"connect_timeout": 5})
-    try:
-        try:
-            with admin.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except OperationalError as exc:
-            reason = (f"PostgreSQL server unreachable at "
-                      f"{base.render_as_string(hide_password=True)} ({exc.orig}); "
-                      f"start it with: {START_HINT}")
-            if os.environ.get("ORKEST_REQUIRE_POSTGRES") == "1":
-                pytest.fail(f"ORKEST_REQUIRE_POSTGRES=1 but {reason}")
-            pytest.skip(reason)
-        name = f"orkest_soak_{uuid.uuid4().hex[:12]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield base.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with fresh_postgres_database("orkest_soak") as url:
+        yield url
 
 
 @pytest.fixture
