@@ -68,7 +68,9 @@ else:
         runner = runners.DaskRunner(cluster_kwargs={"n_workers": 2,
                                                     "threads_per_worker": slots // 2})
     elif side == "orkest-ray":
-        runner = runners.RayRunner(init_kwargs={"num_cpus": slots})
+        # The same ray.init() as the bare side: worker output is not streamed to the driver.
+        runner = runners.RayRunner(init_kwargs={"num_cpus": slots, "include_dashboard": False,
+                                                "log_to_driver": False})
     else:
         runner = runners.ProcessPoolRunner(max_workers=slots)
     step = task(work)

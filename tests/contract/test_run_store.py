@@ -21,6 +21,7 @@ from orkest.core.records import (
 from orkest.core.states import (
     Cached,
     Completed,
+    Crashed,
     Failed,
     Pending,
     Running,
@@ -356,6 +357,20 @@ class TestRunStore:
         assert store.read_flow_run(pending.id) == pending
         assert len(store.read_states(fr.id)) == 1
         assert store.read_states(pending.id) == []
+
+    def test_a_reapers_crash_older_than_the_current_state_is_refused(self, store):
+        """The reaper's policy goes by name ("reap-orphan"): a remote store's server
+        rebuilds it and refuses the same."""
+        from orkest.services.reaper import REAPER_POLICY
+
+        fr = flow_run(state_type=S.RUNNING, state_name="Running", state_ts=200.0)
+        write(store, fr)
+        with pytest.raises(InvalidStateTransition, match="changed since it was read"):
+            store.set_state(fr.id, "flow", Crashed(ts=150.0, message="old view"),
+                            REAPER_POLICY)
+        assert store.read_flow_run(fr.id) == fr
+        crashed = store.set_state(fr.id, "flow", Crashed(ts=200.0), REAPER_POLICY)
+        assert crashed.state_type is S.CRASHED
 
     def test_set_state_on_missing_run_raises(self, store):
         with pytest.raises(ObjectNotFound):

@@ -71,6 +71,10 @@ class Policy:
     edges: dict[StateType | None, frozenset[StateType]]
     rules: tuple[Rule, ...] = ()
     any_source: frozenset[StateType] = frozenset()
+    # Refuse a state older than the run's current one: the writer acted on an old view of
+    # the run (a reaper that read it before another reaper rescheduled it and a worker
+    # claimed it). Stores check it; they know the current state's time.
+    refuse_stale: bool = False
 
 
 ENGINE_POLICY = Policy("engine", _ENGINE_EDGES, (cached_only_from_pending,
@@ -80,12 +84,18 @@ MANUAL_POLICY = Policy("manual", {}, any_source=_MANUAL_TARGETS)
 
 
 def check_transition(
-    current: StateType | None, proposed: State, policy: Policy = ENGINE_POLICY
+    current: StateType | None, proposed: State, policy: Policy = ENGINE_POLICY,
+    current_ts: float | None = None,
 ) -> None:
     """Raise InvalidStateTransition when `policy` does not allow current -> proposed.
 
-    `current` is the run's state type now (None for a run with no state yet).
+    `current` is the run's state type now (None for a run with no state yet);
+    `current_ts` the time of that state, where the caller knows it (see refuse_stale).
     """
+    if policy.refuse_stale and current_ts is not None and proposed.ts < current_ts:
+        raise InvalidStateTransition(
+            f"{policy.name}: the run changed since it was read (its {current} state is newer"
+            " than the proposed one)")
     if proposed.type in policy.any_source:
         return
     current_type = current

@@ -32,18 +32,27 @@ _PROTOCOL = pickle.HIGHEST_PROTOCOL
 class _ChildSink(BufferSink):
     """A BufferSink that the shipping thread drains while the task still appends to it."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, lazy_running: bool = False) -> None:
         super().__init__()
         self.conn = conn
-        self.lock = threading.Lock()  # guards self.batch
+        self.lock = threading.Lock()  # guards self.batch and the attempt's flags
         self.send_lock = threading.Lock()  # one message at a time, taken and sent in order
         self.run: Any = None
         self.timeout: float | None = None
         self.held = False  # the final state is recorded: the rest travels with "done"
         self.parent_knows = 0  # masking.count() when the parent last learnt our secrets
+        # Cluster runners, where each message is a round trip through a scheduler: an
+        # attempt is announced ("running") at the first live tick it is still running at,
+        # so a short task sends one message in all. A pipe is cheap: the process runner
+        # announces at once.
+        self.lazy_running = lazy_running
+        self.running_since: float | None = None  # lazy: running, not announced yet
+        self.announced = False  # this attempt's "running" went out
 
     def begin(self, job: TaskRunJob) -> None:
         self.run, self.timeout = job.task_run, job.task.options.timeout_seconds
+        with self.lock:
+            self.running_since, self.announced = None, False
 
     def send(self, message: tuple) -> None:
         data = pickle.dumps(message, protocol=_PROTOCOL)
@@ -62,9 +71,12 @@ class _ChildSink(BufferSink):
                 self.conn.send_bytes(pickle.dumps(("secrets", tuple(masking.registered())),
                                                   protocol=_PROTOCOL))
             with self.lock:
-                if not final and head[0] == "records" and (self.held or not len(self.batch)):
+                if not final and self.held and head[0] != "records":
+                    batch = type(self.batch)()  # the final ship carries the records
+                elif not final and head[0] == "records" and (self.held or not len(self.batch)):
                     return
-                batch = self.take()
+                else:
+                    batch = self.take()
                 if final:
                     self.held = False
             self.conn.send_bytes(pickle.dumps((*head, batch), protocol=_PROTOCOL))
@@ -84,10 +96,38 @@ class _ChildSink(BufferSink):
             elif record.type is StateType.RUNNING:
                 self.batch.task_runs[run.id] = run  # already RUNNING: set before this call
         if record.type is StateType.RUNNING:
+            if self.lazy_running:
+                with self.lock:
+                    self.running_since = time.monotonic()
+                return
             # At once: the store shows it running, and a kill cannot lose that history.
+            self.announced = True
             self.ship(("running", self.timeout))
-        elif self.timeout is not None:
+            return
+        with self.lock:
+            self.running_since = None
+            announced, self.announced = self.announced, False
+        if self.timeout is not None and (announced or not self.lazy_running):
             self.send(("attempt",))  # not running: no deadline while it waits
+
+    def tick(self) -> None:
+        """The live shipper's call: announce an attempt still running, or ship its records.
+
+        "running" carries what is left of the timeout, so the parent's hard deadline is
+        the same as if it had been announced when the attempt began.
+        """
+        with self.lock:
+            since, self.running_since = self.running_since, None
+            if since is not None and not self.held:
+                self.announced = True
+            else:
+                since = None
+        if since is None:
+            self.ship()
+            return
+        left = None if self.timeout is None else \
+            max(0.0, self.timeout - (time.monotonic() - since))
+        self.ship(("running", left))
 
     def log(self, line: Any) -> None:
         with self.lock:
@@ -186,6 +226,6 @@ def _ship_live(sink: _ChildSink, parent_pid: int) -> None:
         if os.getppid() != parent_pid:  # the parent died: nobody will read our results
             os._exit(1)
         try:
-            sink.ship()
+            sink.tick()
         except OSError:
             os._exit(1)

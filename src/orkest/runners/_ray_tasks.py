@@ -1,17 +1,22 @@
 """RayRunner's flow side: the thread that follows the Ray tasks, and their final states.
 
-One manager thread waits on every in-flight Ray task's stream (ray.wait), reads each
-message (the process runner's protocol, see processes.py), hands records to the flow's
+Each Ray task's report ObjectRef calls back when it is ready (no polling over thousands of
+refs); one manager thread then reads it, and every DRAIN_SECONDS the Mailbox's live
+messages (the process runner's protocol, see processes.py), hands records to the flow's
 sink, kills a task past its hard deadline or on cancel, and calls on_done exactly once.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import pickle
+import queue
 import threading
 import time
+import uuid
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 import ray
@@ -28,7 +33,7 @@ if TYPE_CHECKING:
     from orkest.engine.context import FlowRunContext
     from orkest.engine.task_run import TaskRunJob
 
-POLL_SECONDS = 0.05  # how long the manager waits on Ray before it looks at new work again
+DRAIN_SECONDS = 0.25  # how often the manager reads the Mailbox while tasks are in flight
 STOP_SECONDS = 5.0  # at shutdown, how long killed tasks may take to report
 RUNNER_NAME = "ray"
 
@@ -40,23 +45,29 @@ class _Slot:
     job: TaskRunJob
     ctx: FlowRunContext
     on_done: OnDone
-    gen: Any = None  # the Ray task's ObjectRefGenerator
+    token: int = 0
+    report: Any = None  # ObjectRef of the Ray task's report
+    value: Any = None  # ObjectRef of its value
     deadline: float | None = None  # monotonic time at which the Ray task is killed
     kill_reason: str | None = None  # "timeout" | "cancel" | "shutdown"
-    final: _RayState | None = None  # "done" came; its value is the next item
+    drained: int = 0  # its messages read from the Mailbox
 
 
 class _Manager:
-    """The one thread that reads the Ray tasks' messages; other threads raise flags."""
+    """The one thread that reads the Ray tasks' reports and the Mailbox; other threads
+    raise flags and queue what happened."""
 
-    def __init__(self) -> None:
+    def __init__(self, mailbox: Any, mailbox_name: str) -> None:
+        self.mailbox, self.mailbox_name = mailbox, mailbox_name
+        self.box = uuid.uuid4().hex
         self.lock = threading.Lock()
-        self.inflight: set[_Slot] = set()  # submitted, on_done not called yet
-        self.running: list[_Slot] = []  # launched on Ray
-        self.cancel_requested = False
-        self.stopping = False
+        self.inflight: dict[int, _Slot] = {}  # submitted, on_done not called yet
+        self.tokens = itertools.count(1)
+        self.inbox: queue.SimpleQueue[tuple] = queue.SimpleQueue()
+        self.timed: set[int] = set()  # tokens of slots with a deadline
+        self.next_drain = 0.0  # monotonic time of the next Mailbox read
+        self.mailbox_lost = False
         self.released: list[_RayState] = []
-        self.wake = threading.Event()
         self.thread = threading.Thread(target=self._run, name="orkest-ray-runner",
                                        daemon=True)
         self.thread.start()
@@ -64,22 +75,22 @@ class _Manager:
     # -- called from other threads --------------------------------------------------
     def track(self, slot: _Slot) -> None:
         with self.lock:
-            self.inflight.add(slot)
+            idle = not self.inflight
+            slot.token = next(self.tokens)
+            self.inflight[slot.token] = slot
+        if idle:
+            self.inbox.put(("busy",))  # it waits without a timeout while idle
 
     def launched(self, slot: _Slot) -> None:
-        with self.lock:
-            self.running.append(slot)
-        self.wake.set()
+        # Ray fetches the report for the future: the manager reads it from there.
+        slot.report.future().add_done_callback(
+            lambda future, token=slot.token: self.inbox.put(("report", token, future)))
 
     def cancel(self) -> None:
-        with self.lock:
-            self.cancel_requested = True
-        self.wake.set()
+        self.inbox.put(("cancel",))
 
     def stop(self) -> None:
-        with self.lock:
-            self.stopping = True
-        self.wake.set()
+        self.inbox.put(("stop",))
         if threading.current_thread() is not self.thread:
             self.thread.join()
         for state in self.released:
@@ -92,65 +103,88 @@ class _Manager:
         try:
             while True:
                 with self.lock:
-                    cancel, self.cancel_requested = self.cancel_requested, False
-                    stopping = self.stopping
-                    slots = list(self.running)
-                if cancel:
-                    for slot in slots:
-                        self._kill(slot, "cancel")
-                if stopping:
-                    if stop_by is None:
-                        stop_by = time.monotonic() + STOP_SECONDS
-                        for slot in slots:
-                            self._kill(slot, "shutdown")
-                    if not slots or time.monotonic() > stop_by:
-                        break
-                if not slots:
-                    self.wake.wait(POLL_SECONDS)
-                    self.wake.clear()
-                    continue
-                self._poll(slots)
-                now = time.monotonic()
-                for slot in slots:
-                    if slot.deadline is not None and now >= slot.deadline:
-                        self._kill(slot, "timeout")
+                    busy = bool(self.inflight)
+                if stop_by is not None and (not busy or time.monotonic() > stop_by):
+                    break
+                try:
+                    item = self.inbox.get(timeout=self._wait_seconds(busy))
+                except queue.Empty:
+                    item = ("tick",)
+                items = [item]
+                while not self.inbox.empty():  # a burst of reports: one Mailbox read
+                    items.append(self.inbox.get())
+                if time.monotonic() >= self.next_drain:
+                    self._drain()
+                self._on_reports([i[1:] for i in items if i[0] == "report"])
+                if any(i[0] == "cancel" for i in items):
+                    self._kill_all("cancel")
+                if stop_by is None and any(i[0] == "stop" for i in items):
+                    stop_by = time.monotonic() + STOP_SECONDS
+                    self._kill_all("shutdown")
+                self._enforce_deadlines()
         except BaseException:  # noqa: BLE001 - never leave futures hanging
             log.exception("orkest Ray runner failed; its task runs are recorded CRASHED")
         finally:
             with self.lock:
-                lost = list(self.inflight)
+                lost = list(self.inflight.values())
             for slot in lost:
                 self.force(slot, Crashed(message="The Ray runner shut down while the task run"
                                                  " was running, or failed; see its log"))
 
-    def _poll(self, slots: list[_Slot]) -> None:
-        gens = [slot.gen for slot in slots]
-        ready, _ = ray.wait(gens, num_returns=1, timeout=POLL_SECONDS, fetch_local=False)
-        if not ready:
-            return
-        if len(gens) > 1:
-            ready, _ = ray.wait(gens, num_returns=len(gens), timeout=0, fetch_local=False)
-        by_gen = {id(slot.gen): slot for slot in slots}
-        for gen in ready:
-            self._read(by_gen[id(gen)])
+    def _wait_seconds(self, busy: bool) -> float | None:
+        if not busy:
+            return None
+        wait = max(0.0, self.next_drain - time.monotonic())
+        with self.lock:
+            deadlines = [self.inflight[t].deadline for t in self.timed if t in self.inflight]
+        times = [d for d in deadlines if d is not None]
+        if times:
+            wait = min(wait, max(0.0, min(times) - time.monotonic()))
+        return wait
 
-    def _read(self, slot: _Slot) -> None:
+    def _drain(self) -> None:
+        """The live messages tasks posted (only tasks running past a live tick post)."""
+        self.next_drain = time.monotonic() + DRAIN_SECONDS
         try:
-            ref = next(slot.gen)
-        except StopIteration:  # ended without its value: only after a bug on the worker
-            self._end(slot, slot.final or Crashed(message="The Ray task ended without a result"))
+            posted = ray.get(self.mailbox.drain.remote(self.box))
+        except Exception as exc:  # noqa: BLE001 - tasks then put it all in their reports
+            if not self.mailbox_lost:
+                self.mailbox_lost = True
+                log.warning("cannot read the Ray runner's Mailbox (%s): task runs' logs show"
+                            " when they end, not while they run", describe_error(exc))
             return
-        if slot.final is not None:  # the value: it stays in Ray's object store
-            slot.final.keep_on_cluster(ref, _fetcher(slot.job.task_run.name))
-            self.released.append(slot.final)
-            self._end(slot, slot.final)
-            return
-        try:
-            message = pickle.loads(ray.get(ref))
-        except Exception as exc:  # noqa: BLE001 - the Ray task failed: killed, or it died
-            self._end(slot, None, exc)
-            return
-        self._handle(slot, message)
+        for token, data in posted:
+            with self.lock:
+                slot = self.inflight.get(token)
+            if slot is not None:
+                slot.drained += 1
+                self._handle(slot, pickle.loads(data))
+
+    def _on_reports(self, done: list[tuple[int, Future]]) -> None:
+        """Finished Ray tasks: their reports, after the Mailbox if any of them posted."""
+        read: list[tuple[_Slot, list[bytes], int]] = []
+        posted_any = False
+        for token, future in done:
+            with self.lock:
+                slot = self.inflight.get(token)
+            if slot is None:
+                continue
+            error = future.exception()
+            if error is not None:  # the Ray task failed: killed, or its worker died
+                self.force(slot, _death_state(slot, error))
+                continue
+            posted, messages, replayed = pickle.loads(future.result())
+            posted_any |= posted
+            read.append((slot, messages, replayed))
+        if posted_any:
+            self._drain()  # what they posted comes before what they reported
+        for slot, messages, replayed in read:
+            for data in messages[min(slot.drained, replayed):]:  # none twice
+                self._handle(slot, pickle.loads(data))
+            with self.lock:
+                unfinished = slot.token in self.inflight
+            if unfinished:
+                self.force(slot, Crashed(message="The Ray task ended without a final state"))
 
     def _handle(self, slot: _Slot, message: tuple) -> None:
         kind = message[0]
@@ -160,6 +194,8 @@ class _Manager:
             _, seconds, batch = message
             if seconds is not None and slot.kill_reason is None:
                 slot.deadline = time.monotonic() + seconds + GRACE_SECONDS
+                with self.lock:
+                    self.timed.add(slot.token)
             _absorb(slot, batch, final=False)  # type: ignore[arg-type]
         elif kind == "attempt":  # an attempt with a timeout ended: no deadline meanwhile
             slot.deadline = None
@@ -168,47 +204,51 @@ class _Manager:
         elif kind == "done":
             _, type_value, name, text, ts, ref, data, batch = message
             _absorb(slot, batch, final=True)  # type: ignore[arg-type]
-            slot.deadline = None
             state = _RayState(StateType(type_value), name, text, ts, result_ref=ref)
             if data is not None:
                 state.data = _load_data(data)
             elif state.type is StateType.COMPLETED and ref is not None:
                 _decode_small_result(state, batch)
             if state.type is StateType.COMPLETED and not state.has_data():
-                slot.final = state  # its value is the next item
-            else:
-                self._end(slot, state)
+                # its value stays in Ray's object store
+                state.keep_on_cluster(slot.value, _fetcher(slot.job.task_run.name))
+                self.released.append(state)
+            self._finish(slot, state)
         elif kind == "error":  # the job could not be loaded, or the engine itself failed
             _, text, tb, batch = message
             _absorb(slot, batch, final=True)  # type: ignore[arg-type]
             slot.job.task_run.failure_traceback = tb
-            self._end(slot, None, forced=Crashed(message=text))
+            self.force(slot, Crashed(message=text))
 
-    def _end(self, slot: _Slot, state: State | None, error: BaseException | None = None,
-             forced: State | None = None) -> None:
+    def _enforce_deadlines(self) -> None:
+        now = time.monotonic()
         with self.lock:
-            if slot in self.running:
-                self.running.remove(slot)
-        if state is not None:
-            self._finish(slot, state)
-        elif slot.final is not None:  # done, but its value is lost with its worker
-            self._finish(slot, slot.final)
-        else:
-            self.force(slot, forced or _death_state(slot, error))
+            for token in [t for t in self.timed if t not in self.inflight
+                          or self.inflight[t].deadline is None]:
+                self.timed.discard(token)
+            due = [self.inflight[t] for t in self.timed if self.inflight[t].deadline <= now]
+        for slot in due:
+            self._kill(slot, "timeout")
+
+    def _kill_all(self, reason: str) -> None:
+        with self.lock:
+            slots = [s for s in self.inflight.values() if s.report is not None]
+        for slot in slots:
+            self._kill(slot, reason)
 
     def _kill(self, slot: _Slot, reason: str) -> None:
-        if slot.kill_reason is not None or slot.final is not None:
+        if slot.kill_reason is not None:
             return
         slot.kill_reason, slot.deadline = reason, None
         try:
-            ray.cancel(slot.gen, force=True)
+            ray.cancel(slot.report, force=True)
         except Exception:  # noqa: BLE001, S110 - already finished
             pass
 
     def force(self, slot: _Slot, state: State) -> None:
         """Finish a job the worker could not finish itself: record `state` here."""
         with self.lock:
-            if slot not in self.inflight:
+            if slot.token not in self.inflight:
                 return
         run = slot.job.task_run
         try:
@@ -220,11 +260,9 @@ class _Manager:
     def _finish(self, slot: _Slot, state: State) -> None:
         """Call on_done exactly once per job."""
         with self.lock:
-            if slot not in self.inflight:
+            if self.inflight.pop(slot.token, None) is None:
                 return
-            self.inflight.discard(slot)
-            if slot in self.running:
-                self.running.remove(slot)
+            self.timed.discard(slot.token)
         try:
             slot.on_done(state)
         except Exception:  # noqa: BLE001 - a callback's bug must not stop the runner

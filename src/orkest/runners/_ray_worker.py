@@ -1,97 +1,110 @@
-"""The Ray side of RayRunner: one task run as a Ray streaming-generator task.
+"""The Ray side of RayRunner: one task run as a plain Ray task with two returns.
 
-The job runs in a thread of the Ray worker while the task's own (main) thread yields the
-process runner's messages (see processes.py) as they come: "running" at once, records every
-LIVE_SECONDS, then "done" or "error". The last item yielded is the task's value (None
-unless it completed): Ray keeps it in its object store, where a downstream task takes it.
+Its first return is the report: the process runner's messages (see processes.py) that the
+flow has not had yet, ending with "done" or "error". Its second is the task's value (None
+unless it completed), which stays in Ray's object store for a downstream task to take.
+
+A task that runs past a live tick (LIVE_SECONDS) announces itself and ships its records
+while it runs by posting them to the session's Mailbox actor; a shorter one posts nothing,
+so it costs Ray what a bare task costs. Before it returns, a task that posted waits until
+the Mailbox has all it posted: the flow, which drains the Mailbox before it reads a report
+saying so, sees every message in order.
 """
 
 from __future__ import annotations
 
 import pickle
-import queue
-import threading
-import traceback
-from collections.abc import Iterator
+from collections import defaultdict
 from typing import Any
 
-import cloudpickle
+import ray
 
-from orkest._internal import masking
-from orkest.core.states import StateType
-from orkest.engine.resources import ThreadMeter
-from orkest.engine.task_run import TaskRunJob, describe_error, execute
-from orkest.runners._process_worker import LIVE_SECONDS, _ChildSink, _unsendable
-from orkest.runners._remote_jobs import _final_message, fill_inputs, new_sink
+from orkest.runners import _remote_jobs as remote
+from orkest.runners._process_worker import _ChildSink
 
-_END = b""  # after the final message: the job's thread is done
-_tasks: dict[str, Any] = {}  # task token -> Task: each worker unpickles a task once
-_SAFE_TYPES = (bytes, bytearray, str, int, float, bool, type(None))
+REPORT_KEEP_SECONDS = 30.0  # how long a task waits for the Mailbox to take its posts
+MAILBOX_NAMESPACE = "orkest"
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
+_mailboxes: dict[str, Any] = {}  # on a worker: name -> actor handle, looked up once
 
 
-def run_on_worker(payload: bytes, task_token: str, task_bytes: bytes,
-                  *values: Any) -> Iterator[Any]:
-    """Yield the job's messages (pickled bytes), then its value."""
-    messages: queue.SimpleQueue[bytes] = queue.SimpleQueue()
-    sink = new_sink(messages.put)
-    outcome: list[Any] = [None]
+class Mailbox:
+    """Live messages of running tasks, per runner (box), until the flow process drains them.
 
-    def work() -> None:
+    A Ray actor: one per Ray session of a flow process, created when a RayRunner starts.
+    Calls from one worker run in the order it made them.
+    """
+
+    def __init__(self) -> None:
+        self.boxes: defaultdict[str, list[tuple[int, bytes]]] = defaultdict(list)
+
+    def post(self, box: str, slot: int, data: bytes) -> None:
+        self.boxes[box].append((slot, data))
+
+    def drain(self, box: str) -> list[tuple[int, bytes]]:
+        return self.boxes.pop(box, [])
+
+
+class _Transport:
+    """Posts to the Mailbox while the job runs; collects the final messages for the report."""
+
+    def __init__(self, mailbox: str, box: str, slot: int) -> None:
+        self.mailbox_name, self.box, self.slot = mailbox, box, slot
+        self.report: list[bytes] | None = None  # collecting, once the final ship begins
+        self.posted: list[bytes] = []  # kept until the Mailbox is known to have them
+        self.last_post: Any = None
+        self.lost = False  # a post failed: the Mailbox may lack some; the report has all
+
+    def send_bytes(self, data: bytes) -> None:
+        if self.report is not None:
+            self.report.append(data)
+            return
+        self.posted.append(data)
+        if self.lost:
+            return
         try:
-            outcome[0] = _run(payload, task_token, task_bytes, list(values), sink)
-        finally:
-            messages.put(_END)
+            mailbox = _mailboxes.get(self.mailbox_name)
+            if mailbox is None:
+                mailbox = _mailboxes[self.mailbox_name] = ray.get_actor(
+                    self.mailbox_name, namespace=MAILBOX_NAMESPACE)
+            self.last_post = mailbox.post.remote(self.box, self.slot, data)
+        except Exception:  # noqa: BLE001 - the Mailbox is gone: the report carries it all
+            self.lost = True
+            _mailboxes.pop(self.mailbox_name, None)
 
-    threading.Thread(target=work, name="orkest-ray-task", daemon=True).start()
-    while True:
-        try:
-            item = messages.get(timeout=LIVE_SECONDS)
-        except queue.Empty:
-            sink.ship()  # the records of a task still running, so logs show up live
-            continue
-        if not item:  # _END
-            break
-        yield item
-    yield outcome[0]
+    def collect(self) -> None:
+        self.report = []
+
+    def finish(self) -> bytes:
+        """The report: pickled (posted anything, its messages, how many of those were
+        posted first), one bytes object, which Ray stores cheapest; waits for the posts to
+        be taken."""
+        messages = self.report or []
+        if self.posted and not self.lost:
+            try:
+                ray.get(self.last_post, timeout=REPORT_KEEP_SECONDS)
+            except Exception:  # noqa: BLE001 - the Mailbox is gone: all goes in the report
+                self.lost = True
+                _mailboxes.pop(self.mailbox_name, None)
+        if self.lost:  # the flow skips those of the posted ones it did get
+            return pickle.dumps((False, self.posted + messages, len(self.posted)),
+                                protocol=_PROTOCOL)
+        return pickle.dumps((bool(self.posted), messages, 0), protocol=_PROTOCOL)
 
 
-def _run(payload: bytes, token: str, task_bytes: bytes, values: list[Any],
-         sink: _ChildSink) -> Any:
-    """As _remote_jobs.run_job, plus: the task travels once per worker, and a value that
-    cannot go into Ray's object store fails the run before its final state is shipped."""
-    from orkest.engine.logs import enable_print_capture
+def run_on_worker(envelope: bytes, *values: Any) -> tuple[bytes, Any]:
+    """The Ray task of one task run: (report, value).
 
-    try:
-        task = _tasks.get(token)
-        if task is None:
-            task = _tasks[token] = pickle.loads(task_bytes)
-        rest, args, kwargs, secrets = pickle.loads(payload)
-        rest.pop("task", None)  # sent apart, once per worker
-        if secrets:  # the flow's secrets, masked here too (in the task's printed output)
-            masking.adopt(secrets)
-        sink.parent_knows = masking.count()
-        job = TaskRunJob(task=task, args=fill_inputs(args, values),
-                         kwargs=fill_inputs(kwargs, values), **rest)
-    except BaseException as exc:  # noqa: BLE001 - e.g. a module missing on the worker
-        sink.ship(("error", f"Cannot load the task run on a Ray worker: "
-                            f"{describe_error(exc)}", traceback.format_exc()), final=True)
-        return None
-    sink.begin(job)
-    value = None
-    try:
-        if job.log_prints:
-            enable_print_capture()
-        state = execute(job, sink, ThreadMeter(), None, guard_always=True)
-        if state.type is StateType.COMPLETED and state.result_ref is None \
-                and not isinstance(state.data, _SAFE_TYPES):
-            try:  # not persisted: it must still travel (the process runner checks the same)
-                cloudpickle.dumps(state.data, protocol=pickle.HIGHEST_PROTOCOL)
-            except Exception as exc:  # noqa: BLE001 - fails this run, named
-                state = _unsendable(job, state, exc, sink)
-        head = _final_message(state)
-        if state.type is StateType.COMPLETED:
-            value = state.data
-    except BaseException as exc:  # noqa: BLE001 - the engine failed: report it
-        head = ("error", f"Worker error: {describe_error(exc)}", traceback.format_exc())
-    sink.ship(head, final=True)
-    return value
+    `envelope` holds the job, where to post and the task's bytes; a task too large to
+    travel inline comes from the object store as the first of `values` instead.
+    """
+    payload, mailbox, box, slot, task_token, task_bytes = pickle.loads(envelope)
+    inputs = list(values)
+    if task_bytes is None:
+        task_bytes = inputs.pop(0)
+    transport = _Transport(mailbox, box, slot)
+    sink = _ChildSink(transport, lazy_running=True)  # type: ignore[arg-type]
+    with remote.ticker.live(sink):
+        value = remote.run_job(payload, task_token, task_bytes, inputs, sink, "Ray",
+                               check_value=True, on_final=transport.collect)
+    return transport.finish(), value

@@ -7,10 +7,12 @@ left running.
 A task run is a Dask task that runs the job's attempts on a worker thread
 (_remote_jobs.run_job) and returns the task's value, which Dask keeps on that worker. Its
 records come back the way a process runner's child sends them (same messages), here as Dask
-events on a topic of this flow run: "running" at once, the logs every LIVE_SECONDS, the
-rest with "done". The flow process writes them. A downstream task's Dask task depends on
-its upstream's Dask future, so the value moves worker to worker; the flow process gets it
-only when user code calls .result().
+events on a topic of this flow run: "running" at the first live tick (every LIVE_SECONDS)
+the attempt is still running at, then its logs at each tick, the rest with "done"; a task
+shorter than a tick sends one event in all, its RUNNING state inside "done". The flow
+process writes them. The task itself is scattered to the cluster once per flow run. A
+downstream task's Dask task depends on its upstream's Dask future, so the value moves
+worker to worker; the flow process gets it only when user code calls .result().
 
 Differences with the process runner, forced by threads: a timeout interrupts the task at
 its next Python instruction; one stuck in C code past its timeout (plus GRACE_SECONDS) is
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from orkest.engine.task_run import TaskRunJob
 
 GRACE_SECONDS = 2.0  # past a timeout, how long a task may take to report before it is dropped
+FUTURE_POLL_SECONDS = 0.25  # how often the in-flight futures' statuses are read
 REPORT_SECONDS = 5.0  # a finished Dask task whose "done" event has not arrived: Crashed after
 CONNECT_SECONDS = 10.0
 
@@ -117,6 +120,8 @@ class _Slot:
     on_done: OnDone
     token: int = 0
     future: Any = None  # the Dask future
+    call: tuple | None = None  # its arguments, until the manager sends it (_flush)
+    key: str = ""  # its Dask key
     owner: str | None = None  # the execution whose messages count (Dask may run it twice)
     started: bool = False
     deadline: float | None = None  # monotonic: a timed attempt must have reported by then
@@ -160,6 +165,10 @@ class _Session:
         self.slots: dict[int, _Slot] = {}
         self.completed: list[remote.ClusterState] = []
         self.tokens = itertools.count(1)
+        self.packer = remote.JobPacker("Dask")
+        self.watching: set[int] = set()  # tokens of slots with a deadline or report_by
+        self.next_poll = 0.0  # monotonic time of the next _poll_futures
+        self.outbox: list[_Slot] = []  # submitted, not yet sent to the scheduler
         self.inbox: queue.SimpleQueue[tuple] = queue.SimpleQueue()
         self.cancelling = False
         self.closed = False
@@ -175,7 +184,8 @@ class _Session:
             return
         try:
             args, kwargs, refs = remote.lift_inputs(job.args, job.kwargs)
-            payload = remote.pack_job(job, args, kwargs, "Dask")
+            task_token, task_data = self.packer.task(job, self._ship_task)
+            payload = self.packer.pack(job, args, kwargs)
         except SerializationError as error:
             job.task_run.failure_type = "orkest.errors.SerializationError"
             self._force(slot, Failed(message=str(error), data=error))
@@ -185,10 +195,20 @@ class _Session:
                 raise RuntimeError("DaskRunner: submit after the flow run's shutdown")
             slot.token = token = next(self.tokens)
             self.slots[token] = slot
-            slot.future = self.client.submit(
-                run_on_worker, payload, self.topic, token, *refs, pure=False,
-                key=f"{job.task_run.name}-{token}-{self.topic}")
-        slot.future.add_done_callback(lambda _, t=token: self.inbox.put(("future", t)))
+            # One bytes argument besides the task and the inputs: Dask pickles each
+            # argument apart.
+            envelope = pickle.dumps((payload, self.topic, token, task_token),
+                                    protocol=pickle.HIGHEST_PROTOCOL)
+            slot.call = (envelope, task_data, refs)
+            slot.key = f"{job.task_run.name}-{token}-{self.topic}"
+            first = not self.outbox
+            self.outbox.append(slot)
+        if first:
+            self.inbox.put(("flush",))
+
+    def _ship_task(self, data: bytes) -> Any:
+        """A task's bytes go to the cluster once; each worker fetches them once."""
+        return self.client.scatter(data, hash=False)
 
     def cancel(self) -> None:
         self.inbox.put(("cancel",))
@@ -221,6 +241,11 @@ class _Session:
 
     def _step(self) -> bool:
         timeout = self._next_deadline()
+        with self.lock:
+            busy = bool(self.slots)
+        if busy:
+            poll_in = max(0.0, self.next_poll - time.monotonic())
+            timeout = poll_in if timeout is None else min(timeout, poll_in)
         try:
             item = self.inbox.get(timeout=timeout)
         except queue.Empty:
@@ -230,17 +255,60 @@ class _Session:
             return False
         if kind == "event":
             self._on_message(*item[1:])
-        elif kind == "future":
-            self._on_future(item[1])
+        elif kind == "flush":
+            self._flush()
         elif kind == "cancel":
             self._cancel()
+        if busy and time.monotonic() >= self.next_poll:
+            self._poll_futures()
         self._enforce_deadlines()
         return True
 
-    def _next_deadline(self) -> float | None:
+    def _flush(self) -> None:
+        """Send what was submitted since the last flush as one graph (client.map): a map of
+        N task runs is a few scheduler updates, not N."""
         with self.lock:
-            times = [t for s in self.slots.values() for t in (s.deadline, s.report_by)
-                     if t is not None]
+            batch = [s for s in self.outbox if s.token in self.slots]
+            self.outbox.clear()
+        if not batch:
+            return
+        envelopes, tasks, inputs = (list(column) for column in
+                                    zip(*(slot.call for slot in batch), strict=True))
+        try:
+            futures = self.client.map(run_on_worker, envelopes, tasks, inputs,
+                                      key=[slot.key for slot in batch], pure=False)
+        except Exception as exc:  # noqa: BLE001 - e.g. the scheduler is gone
+            for slot in batch:
+                self._force(slot, Crashed(
+                    message=f"Its Dask task could not be submitted: {describe_error(exc)}"))
+            return
+        for slot, future in zip(batch, futures, strict=True):
+            slot.future, slot.call = future, None
+
+    def _poll_futures(self) -> None:
+        """Futures that ended without their task's report (a lost worker, an error, a
+        cancel by the cluster), found by reading each in-flight future's status every
+        FUTURE_POLL_SECONDS: a done-callback per future costs the client's event loop,
+        where the scheduler of a local cluster runs too, a coroutine per task."""
+        self.next_poll = time.monotonic() + FUTURE_POLL_SECONDS
+        with self.lock:
+            ended = [token for token, slot in self.slots.items()
+                     if slot.report_by is None and slot.future is not None
+                     and slot.future.status != "pending"]
+        for token in ended:
+            self._on_future(token)
+
+    def _watched(self) -> list[_Slot]:
+        """The slots with a deadline or a report due (not every slot: thousands may wait)."""
+        with self.lock:
+            for token in [t for t in self.watching
+                          if t not in self.slots or (self.slots[t].deadline is None
+                                                     and self.slots[t].report_by is None)]:
+                self.watching.discard(token)
+            return [self.slots[t] for t in self.watching]
+
+    def _next_deadline(self) -> float | None:
+        times = [t for s in self._watched() for t in (s.deadline, s.report_by) if t is not None]
         return max(0.0, min(times) - time.monotonic()) if times else None
 
     def _on_message(self, token: int, execution: str, data: bytes) -> None:
@@ -264,8 +332,10 @@ class _Session:
             slot.started = True
             slot.deadline = None if seconds is None else \
                 time.monotonic() + seconds + GRACE_SECONDS
+            self.watching.add(token)
             _absorb(slot, batch, final=False)  # type: ignore[arg-type]
         elif kind == "records":
+            slot.started = True
             _absorb(slot, message[1], final=False)  # type: ignore[arg-type]
         elif kind == "attempt":
             slot.deadline = None
@@ -291,6 +361,7 @@ class _Session:
         status = slot.future.status
         if status == "finished":
             slot.report_by = time.monotonic() + REPORT_SECONDS  # its "done" is on its way
+            self.watching.add(token)
         elif status == "error":
             error = slot.future.exception()
             self._force(slot, Crashed(
@@ -308,8 +379,9 @@ class _Session:
         pending = [s for s in slots if not s.started]
         for slot in pending:
             self._force(slot, Cancelled(message="Flow run was cancelled"))
-        if pending:
-            self.client.cancel([s.future for s in pending])
+        sent = [s.future for s in pending if s.future is not None]
+        if sent:
+            self.client.cancel(sent)
         if len(pending) < len(slots):
             try:
                 self.client.run(interrupt_topic, self.topic)
@@ -318,9 +390,7 @@ class _Session:
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
-        with self.lock:
-            slots = list(self.slots.values())
-        for slot in slots:
+        for slot in self._watched():
             if slot.deadline is not None and now >= slot.deadline:
                 timeout = slot.job.task.options.timeout_seconds or 0
                 error = TaskTimeoutError(
@@ -369,6 +439,7 @@ class _Session:
         for state in self.completed:
             state.release()
         self.completed.clear()
+        self.packer.clear()  # the scattered tasks leave the cluster
         try:
             self.client.unsubscribe_topic(self.topic)
             self.client.run_on_scheduler(drop_topic, self.topic)

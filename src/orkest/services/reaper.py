@@ -19,6 +19,7 @@ worker claimed (PENDING) whose worker is gone is handed back to the pool as well
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 from collections.abc import Callable
@@ -49,7 +50,12 @@ def finishing_policy(target: StateType) -> Policy:
                   {t: frozenset({target}) for t in sources})
 
 
-REAPER_POLICY = finishing_policy(StateType.CRASHED)
+# The reaper crashes a flow run from its reading of the run, which may be old by the time
+# it writes: another reaper may have rescheduled the run and a worker claimed it since.
+# Its CRASHED carries the time of the state it read (or later) and is refused if the run
+# now has a newer state. Named, so a server applies the same for a remote reaper.
+REAPER_POLICY = dataclasses.replace(finishing_policy(StateType.CRASHED), name="reap-orphan",
+                                    refuse_stale=True)
 
 
 def pid_alive(pid: int) -> bool:

@@ -107,7 +107,7 @@ class MemoryRunStore:
         table: dict = self._flow_runs if run_kind == "flow" else self._task_runs
         with self._lock:
             run = self._find(table, run_id, label)
-            check_transition(run.state_type, state, policy)
+            check_transition(run.state_type, state, policy, run.state_ts)
             for name, value in semantics.state_changes(run.state_type, state).items():
                 setattr(run, name, value)
             self._add_state(StateRecord.of(run.id, run_kind, state))

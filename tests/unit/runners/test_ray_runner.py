@@ -27,6 +27,7 @@ from unit.runners.ray_cluster import (  # noqa: F401 - fixtures
     ray_runner_fixture,
     ray_session_fixture,
 )
+from unit.runners.traced import Traced, unpickled_in
 
 ray = pytest.importorskip("ray", reason="RayRunner needs the `ray` extra")
 from orkest.runners import RayRunner  # noqa: E402 - after the skip above
@@ -61,22 +62,6 @@ def descendants() -> set[str]:
         frontier = {pid for pid, ppid in parents.items() if ppid in frontier} - found
         found |= frontier
     return found
-
-
-class Arrival:
-    """A value that notes in a file the pid of every process that unpickles it."""
-
-    def __init__(self, log: str, payload: bytes) -> None:
-        self.log, self.payload = log, payload
-
-    def __reduce__(self) -> tuple:
-        return (arrive, (self.log, self.payload))
-
-
-def arrive(log: str, payload: bytes) -> Arrival:
-    with open(log, "a") as handle:
-        handle.write(f"{os.getpid()}\n")
-    return Arrival(log, payload)
 
 
 def test_a_local_ray_lives_as_long_as_the_flow_run(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,11 +122,11 @@ def test_a_future_passed_on_stays_on_the_cluster(ray_runner: RayRunner,
     seen: dict[str, bool] = {}
 
     @task(persist_result=False)
-    def make() -> Arrival:
-        return Arrival(log, b"x" * 2_000_000)
+    def make() -> Traced:
+        return Traced(log, 2_000_000)
 
     @task
-    def size(value: Arrival) -> int:
+    def size(value: Traced) -> int:
         return len(value.payload)
 
     @flow(task_runner=ray_runner)
@@ -200,10 +185,32 @@ def test_records_reach_the_store_once_and_logs_arrive_live(ray_runner: RayRunner
     assert messages.count("started") == 1 and messages.count("printed while running") == 1
 
 
+def test_a_timeout_cuts_a_sleep_short(ray_runner: RayRunner) -> None:
+    """A Ray task runs in its worker's main thread: the interrupt (a signal) lands at once."""
+    @task(timeout_seconds=0.5)
+    def sleepy() -> None:
+        time.sleep(30)
+
+    @flow(task_runner=ray_runner)
+    def f() -> None:
+        sleepy.submit().result()
+
+    began = time.monotonic()
+    f(return_state=True)
+    assert time.monotonic() - began < 10
+    (run,) = task_runs(last_flow_run_id()).values()
+    assert (run.state_type, run.state_name) == (StateType.FAILED, "TimedOut")
+    assert run.state_message.endswith("exceeded its timeout of 0.5 s")
+    assert history(run.id) == ["PENDING", "RUNNING", "FAILED"]
+
+
 def test_a_task_that_ignores_its_timeout_is_killed(ray_runner: RayRunner) -> None:
     @task(timeout_seconds=0.5)
     def stuck() -> None:
-        time.sleep(30)  # one C call: the interrupt cannot land until it returns
+        import signal
+
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})  # deaf to the interrupt
+        time.sleep(30)
 
     @flow(task_runner=ray_runner)
     def f() -> None:
@@ -307,3 +314,63 @@ def test_configuration_is_checked_and_copied() -> None:
         RayRunner(init_kwargs=["num_cpus"])  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="address="):
         RayRunner(init_kwargs={"address": "auto"})
+
+
+def test_a_task_is_unpickled_once_per_worker(ray_runner: RayRunner, tmp_path: Path) -> None:
+    log = str(tmp_path / "unpickled")
+    marker = Traced(log, 10)
+
+    @task  # defined here: cloudpickle sends it by value, with `marker` inside
+    def use(i: int) -> int:
+        return i + len(marker.payload) - 10
+
+    @flow(task_runner=ray_runner)
+    def f() -> int:
+        return sum(future.result() for future in use.map(list(range(40))))
+
+    assert f() == sum(range(40))
+    pids = unpickled_in(log)
+    assert pids and len(pids) == len(set(pids))  # each worker process once
+    assert HERE not in pids
+    for run in task_runs(last_flow_run_id()).values():  # short: RUNNING came with "done"
+        assert history(run.id) == ["PENDING", "RUNNING", "COMPLETED"]
+
+
+def test_a_large_task_goes_through_the_object_store(ray_runner: RayRunner) -> None:
+    big = b"b" * 200_000  # past INLINE_TASK_BYTES: the task's bytes are put once
+
+    @task
+    def measure(i: int) -> int:
+        return len(big) + i
+
+    @flow(task_runner=ray_runner)
+    def f() -> list[int]:
+        return [future.result() for future in measure.map([0, 1, 2])]
+
+    assert f() == [200_000, 200_001, 200_002]
+
+
+def test_a_lost_mailbox_loses_nothing_but_liveness(ray_runner: RayRunner) -> None:
+    """Live messages go through the Mailbox actor; a task whose posts did not all reach it
+    puts them in its report: kill the actor, runs still end with their whole history."""
+    from orkest.runners import ray as ray_module
+
+    @task
+    def slow(i: int) -> int:
+        get_run_logger().info(f"working on {i}")
+        time.sleep(0.8)  # past a live tick: it posts to the Mailbox
+        return i
+
+    @flow(task_runner=ray_runner)
+    def f() -> list[int]:
+        ray.kill(ray_module._session.mailbox()[0])
+        return [future.result() for future in slow.map([1, 2])]
+
+    try:
+        assert f() == [1, 2]
+    finally:
+        ray_module._session._mailbox = None  # the next test gets a new one
+    for run in task_runs(last_flow_run_id()).values():
+        assert history(run.id) == ["PENDING", "RUNNING", "COMPLETED"]
+    lines = [line.message for line in open_store().read_logs(last_flow_run_id())]
+    assert lines.count("working on 1") == 1 and lines.count("working on 2") == 1

@@ -139,3 +139,55 @@ def test_a_reaper_acting_on_an_old_view_cannot_crash_a_rescheduled_run() -> None
     with pytest.raises(InvalidStateTransition):
         store.set_state(run.id, "flow", Crashed(message="late"), REAPER_POLICY)
     assert types(store, run.id)[-2:] == ["CRASHED", "SCHEDULED"]
+
+
+class ClaimedAfterReading:
+    """The store, except that right after the reaper re-reads the run (seeing the dead
+    attempt), another reaper reschedules it and a worker claims it: the last window."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.raced = False
+
+    def read_flow_run(self, run_id: str) -> FlowRun:
+        seen = self.store.read_flow_run(run_id)
+        if not self.raced:
+            self.raced = True
+            reap_orphans(self.store, time.time(), is_alive=alive)  # CRASHED, SCHEDULED
+            time.sleep(0.01)  # the claim comes later than the view the reaper acts on
+            self.store.claim_flow_runs("pool", "worker-2", limit=1, now=time.time())
+        return seen
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+def test_a_run_claimed_after_the_reaper_read_it_is_not_crashed() -> None:
+    store = open_store()
+    run = claimed_run(store)
+    start(store, run, DEAD_PID, run_count=1)
+    racing = ClaimedAfterReading(store)
+    assert reap_orphans(racing, time.time() - 1, is_alive=alive) == []
+    assert racing.raced
+    assert types(store, run.id) == ["SCHEDULED", "PENDING", "RUNNING", "CRASHED",
+                                    "SCHEDULED", "PENDING"]
+    assert store.read_flow_run(run.id).state_type is StateType.PENDING  # worker-2's attempt
+
+
+def test_a_stale_crash_is_refused_by_every_store(tmp_path: Any) -> None:
+    """The policy travels by name: the server rebuilds the same one for a remote reaper."""
+    from orkest.core.states import Crashed
+    from orkest.errors import InvalidStateTransition
+    from orkest.server.routes.writes import policy_named
+    from orkest.services.reaper import REAPER_POLICY
+
+    assert policy_named("reap-orphan") is REAPER_POLICY
+    store = open_store()
+    run = claimed_run(store)
+    start(store, run, DEAD_PID, run_count=1)
+    current = store.read_flow_run(run.id).state_ts
+    with pytest.raises(InvalidStateTransition, match="changed since it was read"):
+        store.set_state(run.id, "flow", Crashed(message="old view", ts=current - 1),
+                        REAPER_POLICY)
+    store.set_state(run.id, "flow", Crashed(message="same view", ts=current), REAPER_POLICY)
+    assert types(store, run.id)[-1] == "CRASHED"

@@ -35,11 +35,15 @@ Key = Annotated[str, Path(min_length=1, max_length=1024)]
 
 
 def policy_named(name: str) -> Policy:
-    """A policy by the name the client sends (`Policy.name`): the fixed three, or the
-    reaper's and cancel's "finish-as-<state type>"."""
+    """A policy by the name the client sends (`Policy.name`): the fixed three, the
+    reaper's "reap-orphan", or the "finish-as-<state type>" of cancels and workers."""
     policy = _POLICIES.get(name)
     if policy is not None:
         return policy
+    if name == "reap-orphan":
+        from orkest.services.reaper import REAPER_POLICY
+
+        return REAPER_POLICY
     if name.startswith(_FINISH):
         from orkest.services.reaper import finishing_policy
 
@@ -47,7 +51,7 @@ def policy_named(name: str) -> Policy:
             return finishing_policy(StateType(name[len(_FINISH):].upper()))
         except ValueError:
             pass
-    raise ValueError(f"Unknown policy {name!r}: use engine, rerun, manual or "
+    raise ValueError(f"Unknown policy {name!r}: use engine, rerun, manual, reap-orphan or "
                      "finish-as-<state type>")
 
 

@@ -131,7 +131,7 @@ class SqlRunStore(SqlOrchestration, SqlFleet, SqlConfig):
 
         def run(conn: Connection) -> FlowRun | TaskRun:
             record = to_record(self._find(conn, table, run_id, label, lock=True))
-            check_transition(record.state_type, state, policy)
+            check_transition(record.state_type, state, policy, record.state_ts)
             changes = semantics.state_changes(record.state_type, state)
             changes["state_type"] = str(state.type)
             conn.execute(update(table).where(table.c.id == record.id).values(**changes))
