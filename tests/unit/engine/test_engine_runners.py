@@ -3,6 +3,7 @@ the cluster runners (a cluster shared by the module)."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from orkest.store import open_store
 from unit.conftest import RUNNERS
 from unit.runners.dask_cluster import dask_address_fixture, dask_runner_fixture  # noqa: F401
 from unit.runners.ray_cluster import ray_runner_fixture, ray_session_fixture  # noqa: F401
+from unit.runners.traced import Traced, unpickled_in
 
 # Cluster runners join the local ones here, each as the fixture that connects it to a
 # cluster this module shares (one cluster start per module, not per test).
@@ -32,6 +34,12 @@ def runner(request: pytest.FixtureRequest) -> object:
     if request.param in CLUSTER_RUNNERS:
         return request.getfixturevalue(CLUSTER_RUNNERS[request.param])
     return RUNNERS[request.param]()
+
+
+@pytest.fixture(params=list(CLUSTER_RUNNERS))
+def cluster_runner(request: pytest.FixtureRequest) -> object:
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    return request.getfixturevalue(CLUSTER_RUNNERS[request.param])
 
 
 def states_of(run_id: str) -> list[tuple[str, str]]:
@@ -285,3 +293,28 @@ def test_large_results_go_to_files_and_read_back(runner, orkest_home: Path) -> N
     assert any((orkest_home / "results").iterdir())
     assert runs["big-0"].state.result() == b"x" * 200_000
     assert runs["small-0"].state.result() == list(range(10))
+
+
+def test_a_task_travels_once_and_short_runs_report_once(cluster_runner, tmp_path) -> None:
+    """A map sends its task once per flow run and each worker process unpickles it once;
+    a task shorter than a live tick reports once, with its whole history."""
+    log = str(tmp_path / "unpickled")
+    marker = Traced(log, 10)
+
+    @task  # its closure holds `marker`: each unpickling of the task is written down
+    def use(i: int) -> int:
+        return i + len(marker.payload) - 10
+
+    @flow(task_runner=cluster_runner)
+    def f() -> int:
+        return sum(future.result() for future in use.map(list(range(40))))
+
+    assert f() == sum(range(40))
+    pids = unpickled_in(log)
+    assert pids and len(pids) == len(set(pids))  # once per worker process
+    assert str(os.getpid()) not in pids  # never through the flow's process
+    runs = task_runs(open_store().list_flow_runs()[0].id)
+    assert len(runs) == 40
+    for run in runs.values():
+        assert [t for t, _ in states_of(run.id)] == ["PENDING", "RUNNING", "COMPLETED"]
+

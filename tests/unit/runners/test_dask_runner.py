@@ -20,7 +20,7 @@ from orkest import flow, get_run_logger, task
 from orkest.core.states import StateType
 from orkest.store import open_store
 from unit.runners.dask_cluster import dask_address_fixture, dask_runner_fixture  # noqa: F401
-from unit.runners.traced import Traced, unpickled_in
+from unit.runners.traced import Traced
 
 pytest.importorskip("distributed", reason="DaskRunner needs the `dask` extra")
 
@@ -258,39 +258,3 @@ def test_an_unreachable_address_is_a_clear_error(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(ConfigurationError, match=f"cannot reach the Dask scheduler at '{address}'"):
         f()
     assert open_store().list_flow_runs()[0].state_type is StateType.FAILED
-
-
-def test_a_task_travels_to_each_worker_once(dask_runner: DaskRunner, tmp_path: Path) -> None:
-    """A map sends its task once (scattered), and each worker process unpickles it once."""
-    log = str(tmp_path / "unpickled")
-    marker = Traced(log, 10)
-
-    @task  # defined here: cloudpickle sends it by value, with `marker` inside
-    def use(i: int) -> int:
-        return i + len(marker.payload) - 10
-
-    @flow(task_runner=dask_runner)
-    def f() -> int:
-        return sum(future.result() for future in use.map(list(range(40))))
-
-    assert f() == sum(range(40))
-    pids = unpickled_in(log)
-    assert pids and len(pids) == len(set(pids)) <= 2  # 2 worker processes, once each
-    assert str(os.getpid()) not in pids
-
-
-def test_a_short_task_reports_once_and_keeps_its_whole_history(dask_runner: DaskRunner) -> None:
-    """A task shorter than a live tick sends one event, its RUNNING inside it."""
-    @task
-    def quick(i: int) -> int:
-        return i
-
-    @flow(task_runner=dask_runner)
-    def f() -> int:
-        return sum(future.result() for future in quick.map(list(range(10))))
-
-    assert f() == 45
-    for run in task_runs(last_flow_run_id()).values():
-        assert [r.type.value for r in open_store().read_states(run.id)] == \
-            ["PENDING", "RUNNING", "COMPLETED"]
-        assert run.start_ts is not None and run.end_ts >= run.start_ts

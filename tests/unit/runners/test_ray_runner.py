@@ -27,7 +27,7 @@ from unit.runners.ray_cluster import (  # noqa: F401 - fixtures
     ray_runner_fixture,
     ray_session_fixture,
 )
-from unit.runners.traced import Traced, unpickled_in
+from unit.runners.traced import Traced
 
 ray = pytest.importorskip("ray", reason="RayRunner needs the `ray` extra")
 from orkest.runners import RayRunner  # noqa: E402 - after the skip above
@@ -314,26 +314,6 @@ def test_configuration_is_checked_and_copied() -> None:
         RayRunner(init_kwargs=["num_cpus"])  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="address="):
         RayRunner(init_kwargs={"address": "auto"})
-
-
-def test_a_task_is_unpickled_once_per_worker(ray_runner: RayRunner, tmp_path: Path) -> None:
-    log = str(tmp_path / "unpickled")
-    marker = Traced(log, 10)
-
-    @task  # defined here: cloudpickle sends it by value, with `marker` inside
-    def use(i: int) -> int:
-        return i + len(marker.payload) - 10
-
-    @flow(task_runner=ray_runner)
-    def f() -> int:
-        return sum(future.result() for future in use.map(list(range(40))))
-
-    assert f() == sum(range(40))
-    pids = unpickled_in(log)
-    assert pids and len(pids) == len(set(pids))  # each worker process once
-    assert HERE not in pids
-    for run in task_runs(last_flow_run_id()).values():  # short: RUNNING came with "done"
-        assert history(run.id) == ["PENDING", "RUNNING", "COMPLETED"]
 
 
 def test_a_large_task_goes_through_the_object_store(ray_runner: RayRunner) -> None:
