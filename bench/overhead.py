@@ -369,11 +369,12 @@ def default_peer_venv(peer: str, version: str) -> Path:
     return cache / "orkest-bench" / f"{peer}-{version}"
 
 
-def ensure_peer_venv(peer: str, version: str, venv: Path) -> str:
-    """Create (once) a virtualenv with ``peer==version``; return its python."""
+def ensure_peer_venv(peer: str, version: str, venv: Path, extras: tuple[str, ...] = ()) -> str:
+    """Create (once) a virtualenv with ``peer==version`` and `extras`; return its python."""
     python = venv / "bin" / "python"
     marker = venv / MARKER
-    if marker.exists() and marker.read_text().strip() == f"{peer}=={version}" and python.exists():
+    wanted = " ".join((f"{peer}=={version}", *extras))
+    if marker.exists() and marker.read_text().strip() == wanted and python.exists():
         return str(python)
     if venv.exists():
         if not marker.exists():
@@ -382,21 +383,21 @@ def ensure_peer_venv(peer: str, version: str, venv: Path) -> str:
                 "remove it or pass another --peer-venv"
             )
         shutil.rmtree(venv)
-    log(f"creating {venv} with {peer}=={version} (one-time, may take a minute) ...")
+    log(f"creating {venv} with {wanted} (one-time, may take a minute) ...")
     venv.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     (venv / MARKER).write_text("incomplete\n")
     install_log = venv / "pip-install.log"
     with install_log.open("wb") as out:
         rc = subprocess.call(
-            [str(python), "-m", "pip", "install", f"{peer}=={version}"],
+            [str(python), "-m", "pip", "install", *wanted.split()],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
     if rc != 0:
-        raise SystemExit(f"pip install {peer}=={version} failed; see {install_log}")
-    marker.write_text(f"{peer}=={version}\n")
+        raise SystemExit(f"pip install {wanted} failed; see {install_log}")
+    marker.write_text(f"{wanted}\n")
     return str(python)
 
 
