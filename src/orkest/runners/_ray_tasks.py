@@ -111,7 +111,7 @@ class _Manager:
                 except queue.Empty:
                     item = ("tick",)
                 items = [item]
-                while not self.inbox.empty():  # a burst of reports: one Mailbox read
+                while not self.inbox.empty():  # a burst of reports is handled together
                     items.append(self.inbox.get())
                 if time.monotonic() >= self.next_drain:
                     self._drain()
