@@ -85,16 +85,6 @@ elif side.startswith("prefect-"):
         runner = RayTaskRunner(init_kwargs={"num_cpus": slots, "include_dashboard": False,
                                             "log_to_driver": False})
     step = task(work, persist_result=True)  # orkest tracks and persists results by default
-
-    @flow(task_runner=runner)
-    def measured(k: int) -> float:
-        sum(f.result() for f in step.map(list(range(8))))
-        start = time.perf_counter()
-        total = sum(f.result() for f in step.map(list(range(k))))
-        assert total == k * (k - 1) // 2, total
-        return time.perf_counter() - start
-
-    result = measured(n)
 else:
     from orkest import flow, task
     import orkest.runners as runners
@@ -109,6 +99,7 @@ else:
         runner = runners.ProcessPoolRunner(max_workers=slots)
     step = task(work)
 
+if side.startswith(("orkest-", "prefect-")):
     # One flow run keeps the cluster for warm-up and the timed part alike.
     @flow(task_runner=runner)
     def measured(k: int) -> float:

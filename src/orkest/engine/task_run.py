@@ -41,6 +41,7 @@ from orkest.engine.recorder import RecordSink
 from orkest.engine.results import persist
 from orkest.errors import (
     CancelledRun,
+    InvalidStateTransition,
     SerializationError,
     TaskSkipped,
     TaskTimeoutError,
@@ -80,6 +81,15 @@ def set_task_state(run: TaskRun, state: State, sink: RecordSink) -> State:
     sink.state(StateRecord(run.id, "task", state.type, state.name, state.ts, state.message))
     sink.task_run(run)
     return state
+
+
+def settle_task_state(run: TaskRun, state: State, sink: RecordSink) -> State:
+    """A runner's verdict on a job its worker could not finish (killed, lost, cancelled):
+    recorded, unless the run reached a final state meanwhile, which then stands."""
+    try:
+        return set_task_state(run, state, sink)
+    except InvalidStateTransition:
+        return run.state
 
 
 def describe_error(error: BaseException) -> str:

@@ -23,8 +23,8 @@ import ray
 
 from orkest._internal import masking
 from orkest.core.states import Cancelled, Crashed, State, StateType, TimedOut
-from orkest.engine.task_run import describe_error, set_task_state
-from orkest.errors import CancelledRun, InvalidStateTransition, TaskTimeoutError
+from orkest.engine.task_run import describe_error, settle_task_state
+from orkest.errors import CancelledRun, TaskTimeoutError
 from orkest.runners._remote_jobs import ClusterState, lost_value_error
 from orkest.runners.base import OnDone
 from orkest.runners.processes import GRACE_SECONDS, _absorb, _decode_small_result, _load_data
@@ -250,11 +250,7 @@ class _Manager:
         with self.lock:
             if slot.token not in self.inflight:
                 return
-        run = slot.job.task_run
-        try:
-            state = set_task_state(run, state, slot.ctx.sink)
-        except InvalidStateTransition:  # it reached a final state meanwhile
-            state = run.state
+        state = settle_task_state(slot.job.task_run, state, slot.ctx.sink)
         self._finish(slot, state)
 
     def _finish(self, slot: _Slot, state: State) -> None:

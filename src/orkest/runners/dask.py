@@ -33,10 +33,9 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from orkest.core.states import Cancelled, Crashed, Failed, State, StateType, TimedOut
-from orkest.engine.task_run import describe_error, set_task_state
+from orkest.engine.task_run import describe_error, settle_task_state
 from orkest.errors import (
     ConfigurationError,
-    InvalidStateTransition,
     SerializationError,
     TaskTimeoutError,
 )
@@ -408,10 +407,7 @@ class _Session:
         with self.lock:
             if slot.token and slot.token not in self.slots:
                 return
-        try:
-            state = set_task_state(slot.job.task_run, state, slot.ctx.sink)
-        except InvalidStateTransition:  # it reached a final state meanwhile
-            state = slot.job.task_run.state
+        state = settle_task_state(slot.job.task_run, state, slot.ctx.sink)
         self._finish(slot, state)
 
     def _finish(self, slot: _Slot, state: State) -> None:

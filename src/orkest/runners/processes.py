@@ -54,8 +54,8 @@ from orkest.core.states import (
     StateType,
     TimedOut,
 )
-from orkest.engine.task_run import TaskRunJob, describe_error, set_task_state
-from orkest.errors import CancelledRun, InvalidStateTransition, SerializationError, TaskTimeoutError
+from orkest.engine.task_run import TaskRunJob, describe_error, settle_task_state
+from orkest.errors import CancelledRun, SerializationError, TaskTimeoutError
 from orkest.runners._process_worker import child_main
 from orkest.runners.base import OnDone, TaskRunner
 
@@ -442,10 +442,7 @@ class _Pool:
         run = slot.job.task_run
         if error is not None:
             run.failure_type = f"{type(error).__module__}.{type(error).__qualname__}"
-        try:
-            state = set_task_state(run, state, slot.ctx.sink)
-        except InvalidStateTransition:  # it reached a final state meanwhile
-            state = run.state
+        state = settle_task_state(run, state, slot.ctx.sink)
         self._finish(slot, state)
 
     def _finish(self, slot: _Slot, state: State) -> None:

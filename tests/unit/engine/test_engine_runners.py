@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
 import cloudpickle
 import pytest
 
-from helpers import count_calls, note_call
+from helpers import count_calls, note_call, wait_for
 from orkest import flow, get_run_logger, task, unmapped
 from orkest.core.states import StateType
 from orkest.store import open_store
@@ -317,4 +318,48 @@ def test_a_task_travels_once_and_short_runs_report_once(cluster_runner, tmp_path
     assert len(runs) == 40
     for run in runs.values():
         assert [t for t, _ in states_of(run.id)] == ["PENDING", "RUNNING", "COMPLETED"]
+
+
+def test_cluster_records_reach_the_store_once_and_logs_arrive_live(cluster_runner,
+                                                                   tmp_path) -> None:
+    """A task past a live tick shows RUNNING and its logs while it runs; each record is
+    written once."""
+    release = tmp_path / "release"
+
+    @task(log_prints=True)
+    def slow() -> str:
+        get_run_logger().info("started")
+        print("printed while running")
+        deadline = time.monotonic() + 15
+        while not release.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return "done"
+
+    @flow(task_runner=cluster_runner)
+    def f() -> str:
+        return slow.submit().result()
+
+    result: list[str] = []
+    thread = threading.Thread(target=lambda: result.append(f()))
+    thread.start()
+    try:
+        def live() -> bool:
+            runs = open_store().list_flow_runs()
+            if not runs:
+                return False
+            lines = {line.message for line in open_store().read_logs(runs[0].id)}
+            tasks = open_store().list_task_runs(flow_run_id=runs[0].id)
+            return {"started", "printed while running"} <= lines and bool(tasks) \
+                and tasks[0].state_type is StateType.RUNNING
+        wait_for(live, timeout=15, what="the task's logs and RUNNING while it runs")
+    finally:
+        release.write_text("go")
+        thread.join(30)
+    assert result == ["done"]
+    flow_run_id = open_store().list_flow_runs()[0].id
+    (run,) = task_runs(flow_run_id).values()
+    assert run.runner == cluster_runner.name and run.cpu_seconds is not None
+    assert [t for t, _ in states_of(run.id)] == ["PENDING", "RUNNING", "COMPLETED"]
+    messages = [line.message for line in open_store().read_logs(flow_run_id)]
+    assert messages.count("started") == 1 and messages.count("printed while running") == 1
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from helpers import wait_for
-from orkest import flow, get_run_logger, task
+from orkest import flow, task
 from orkest.core.states import StateType
 from orkest.store import open_store
 from unit.runners.dask_cluster import dask_address_fixture, dask_runner_fixture  # noqa: F401
@@ -118,45 +118,6 @@ def test_a_future_passed_on_stays_on_the_cluster(dask_runner: DaskRunner,
     assert Path(log).read_text().split().count(str(os.getpid())) == 1
     runs = task_runs(last_flow_run_id())
     assert runs["consume-0"].upstream == [runs["produce-0"].id]
-
-
-def test_records_reach_the_store_once_and_logs_arrive_live(dask_runner: DaskRunner,
-                                                          tmp_path: Path) -> None:
-    release = tmp_path / "release"
-
-    @task(log_prints=True)
-    def slow() -> str:
-        get_run_logger().info("started")
-        print("printed while running")
-        deadline = time.monotonic() + 10
-        while not release.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return "done"
-
-    @flow(task_runner=dask_runner)
-    def f() -> str:
-        return slow.submit().result()
-
-    result: list[str] = []
-    thread = threading.Thread(target=lambda: result.append(f()))
-    thread.start()
-    try:
-        def live_lines() -> set[str]:
-            runs = open_store().list_flow_runs()
-            return {line.message for line in open_store().read_logs(runs[0].id)} if runs \
-                else set()
-
-        wait_for(lambda: {"started", "printed while running"} <= live_lines(), timeout=10)
-    finally:
-        release.write_text("go")
-        thread.join(20)
-    assert result == ["done"]
-    run = next(iter(task_runs(last_flow_run_id()).values()))
-    assert run.runner == "dask" and run.cpu_seconds is not None
-    states = [r.type.value for r in open_store().read_states(run.id)]
-    assert states == ["PENDING", "RUNNING", "COMPLETED"]
-    messages = [line.message for line in open_store().read_logs(last_flow_run_id())]
-    assert messages.count("started") == 1 and messages.count("printed while running") == 1
 
 
 def test_cancel_all_cancels_pending_and_running_tasks(dask_runner: DaskRunner,

@@ -162,47 +162,6 @@ def test_a_future_passed_on_stays_on_the_cluster(ray_runner: RayRunner,
     assert arrivals.count(HERE) == 1 and len(arrivals) >= 2  # a worker, then us once
 
 
-def test_records_reach_the_store_once_and_logs_arrive_live(ray_runner: RayRunner,
-                                                          tmp_path: Path) -> None:
-    release = tmp_path / "release"
-
-    @task(log_prints=True)
-    def slow() -> str:
-        get_run_logger().info("started")
-        print("printed while running")
-        deadline = time.monotonic() + 15
-        while not release.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return "done"
-
-    @flow(task_runner=ray_runner)
-    def f() -> str:
-        return slow.submit().result()
-
-    result: list[str] = []
-    thread = threading.Thread(target=lambda: result.append(f()))
-    thread.start()
-    try:
-        def live() -> bool:
-            runs = open_store().list_flow_runs()
-            if not runs:
-                return False
-            lines = {line.message for line in open_store().read_logs(runs[0].id)}
-            tasks = open_store().list_task_runs(flow_run_id=runs[0].id)
-            return {"started", "printed while running"} <= lines and bool(tasks) \
-                and tasks[0].state_type is StateType.RUNNING
-        wait_for(live, timeout=15, what="the task's logs and RUNNING while it runs")
-    finally:
-        release.write_text("go")
-        thread.join(30)
-    assert result == ["done"]
-    (run,) = task_runs(last_flow_run_id()).values()
-    assert run.runner == "ray" and run.cpu_seconds is not None
-    assert history(run.id) == ["PENDING", "RUNNING", "COMPLETED"]
-    messages = [line.message for line in open_store().read_logs(last_flow_run_id())]
-    assert messages.count("started") == 1 and messages.count("printed while running") == 1
-
-
 def test_a_timeout_cuts_a_sleep_short(ray_runner: RayRunner) -> None:
     """A Ray task runs in its worker's main thread: the interrupt (a signal) lands at once."""
     @task(timeout_seconds=0.5)
